@@ -1,0 +1,204 @@
+"""The verb set every robotok tokenizer shares, and the checks they all need.
+
+A tokenizer is saved as a folder: ``tokenizer.yaml`` (kind, settings and the
+robot profile, human readable) and, when it learned something, a
+``state.safetensors`` file of arrays.  Nothing is pickled, so loading a file
+never executes code.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from robotok_ros.errors import ConfigError, InvalidTokenError, TokenizerStateError
+from robotok_ros.profile_loader import load_profile, profile_from_dict
+
+CONFIG_FILE = 'tokenizer.yaml'
+STATE_FILE = 'state.safetensors'
+FORMAT_VERSION = 1
+
+
+def _position(flat_index, shape):
+    return tuple(int(i) for i in np.unravel_index(flat_index, shape))
+
+
+def check_actions(actions, dim):
+    """Return ``actions`` as float64 ``(..., D)``; reject a wrong last dimension or NaN/inf."""
+    arr = np.asarray(actions, dtype=np.float64)
+    if arr.ndim == 0 or arr.shape[-1] != dim:
+        raise InvalidTokenError(f'actions must have last dimension {dim}, got shape '
+                                f'{arr.shape}')
+    if not np.isfinite(arr).all():
+        bad = int(np.flatnonzero(~np.isfinite(arr))[0])
+        raise InvalidTokenError(f'action at position {_position(bad, arr.shape)} is not finite: '
+                                f'{float(arr.flat[bad])!r}')
+    return arr
+
+
+def check_token_array(tokens, dim):
+    """Return ``tokens`` as int64 ``(..., D)``; reject non-integers and a wrong last dimension."""
+    arr = np.asarray(tokens)
+    if arr.dtype.kind == 'f':
+        if not np.isfinite(arr).all() or not np.all(arr == np.round(arr)):
+            bad = int(np.flatnonzero(~np.isfinite(arr) | (arr != np.round(arr)))[0])
+            raise InvalidTokenError(f'token at position {_position(bad, arr.shape)} is not an '
+                                    f'integer: {arr.flat[bad]!r}')
+    elif arr.dtype.kind not in 'iu':
+        raise InvalidTokenError(f'tokens must be integers, got dtype {arr.dtype}')
+    if arr.ndim == 0 or arr.shape[-1] != dim:
+        raise InvalidTokenError(f'tokens must have last dimension {dim}, got shape {arr.shape}')
+    return arr.astype(np.int64, copy=False)
+
+
+def reject_out_of_range(ids, lo, hi):
+    """Raise InvalidTokenError naming the first id outside ``[lo, hi]`` (per-dimension arrays)."""
+    bad = np.flatnonzero(((ids < lo) | (ids > hi)).ravel())
+    if bad.size:
+        i = int(bad[0])
+        pos = _position(i, ids.shape)
+        d = pos[-1]
+        lo_d = int(np.broadcast_to(lo, ids.shape[-1:])[d])
+        hi_d = int(np.broadcast_to(hi, ids.shape[-1:])[d])
+        raise InvalidTokenError(f'token id {int(ids.flat[i])} at position {pos} is outside the '
+                                f'action range [{lo_d}, {hi_d}] of dimension {d}')
+
+
+class ActionTokenizer:
+    """Base class: continuous actions <-> integer token ids for one robot profile.
+
+    Subclasses set ``kind`` and implement ``encode``, ``decode``, ``vocab_size``
+    and ``id_range``; learned tokenizers also ``fit``, ``state_arrays`` and
+    ``load_state``.  ``settings()`` returns the constructor keyword arguments.
+    """
+
+    kind = 'base'
+    chunk_steps = 1
+    # Per-step tokenizers emit D ids per step; chunk tokenizers set None.
+    learned = False
+
+    def __init__(self, profile):
+        self.profile = load_profile(profile)
+        self.dim = self.profile.dim
+        self.clip_counts = np.zeros(self.dim, dtype=np.int64)
+        self.last_clip_counts = np.zeros(self.dim, dtype=np.int64)
+
+    # -- the verb set ------------------------------------------------------------------------
+    def fit(self, episodes):
+        """Learn state from episodes, a list of ``(T, D)`` arrays; returns self."""
+        return self
+
+    def encode(self, actions):
+        """Actions ``(..., D)`` -> token ids."""
+        raise NotImplementedError
+
+    def decode(self, tokens):
+        """Token ids -> actions ``(..., D)``."""
+        raise NotImplementedError
+
+    @property
+    def vocab_size(self):
+        """Number of distinct action token ids."""
+        raise NotImplementedError
+
+    @property
+    def id_range(self):
+        """Lowest and highest action token id, inclusive."""
+        raise NotImplementedError
+
+    @property
+    def tokens_per_step(self):
+        """Ids per control step for per-step tokenizers (D), None for chunk tokenizers."""
+        return self.dim
+
+    def encode_chunk(self, actions):
+        """Actions ``(T, D)`` -> the flat id sequence one ROS message carries, ``(N,)``."""
+        return self.encode(actions).reshape(-1)
+
+    def decode_chunk(self, ids):
+        """Flat ids ``(N,)`` from one message -> actions ``(T, D)``; N must be a multiple of D."""
+        ids = np.asarray(ids).reshape(-1)
+        if ids.size == 0 or ids.size % self.dim:
+            raise InvalidTokenError(f'a message must hold a multiple of {self.dim} token ids '
+                                    f'(one per dimension per step), got {ids.size}')
+        return self.decode(ids.reshape(-1, self.dim))
+
+    def settings(self):
+        """Constructor keyword arguments (besides the profile), for ``save``."""
+        return {}
+
+    def describe(self):
+        """One line for logs and CLI output."""
+        lo, hi = self.id_range
+        return (f'{self.kind} tokenizer for {self.profile.name}: {self.vocab_size} action ids '
+                f'in [{lo}, {hi}], {self.dim} dimensions')
+
+    # -- clipping bookkeeping ------------------------------------------------------------------
+    def _record_clips(self, counts):
+        self.last_clip_counts = np.asarray(counts, dtype=np.int64)
+        self.clip_counts = self.clip_counts + self.last_clip_counts
+
+    # -- persistence ---------------------------------------------------------------------------
+    def state_arrays(self):
+        """Learned arrays to save; empty for stateless tokenizers."""
+        return {}
+
+    def load_state(self, arrays, source='<arrays>'):
+        """Restore learned arrays written by ``state_arrays``; ``source`` names them in errors."""
+
+    def save(self, path):
+        """Write ``tokenizer.yaml`` (+ ``state.safetensors``) into folder ``path``."""
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        config = {'format_version': FORMAT_VERSION, 'kind': self.kind,
+                  'settings': self.settings(), 'profile': self.profile.to_dict()}
+        (folder / CONFIG_FILE).write_text(yaml.safe_dump(config, sort_keys=False))
+        arrays = self.state_arrays()
+        if arrays:
+            from safetensors.numpy import save_file
+            save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()},
+                      str(folder / STATE_FILE))
+        return folder
+
+    @classmethod
+    def load(cls, path):
+        """Load a tokenizer saved with ``save``; any problem is a TokenizerStateError."""
+        from robotok_ros.tokenizers import tokenizer_class
+        folder = Path(path)
+        cfg_path = folder / CONFIG_FILE
+        if not cfg_path.is_file():
+            raise TokenizerStateError(f'{folder}: no {CONFIG_FILE} here; save a tokenizer '
+                                      'with `robotok fit` or `.save(path)` first')
+        try:
+            config = yaml.safe_load(cfg_path.read_text())
+        except yaml.YAMLError as exc:
+            raise TokenizerStateError(f'{cfg_path}: not valid YAML: {exc}') from None
+        if not isinstance(config, dict):
+            raise TokenizerStateError(f'{cfg_path}: must be a mapping, got {config!r}')
+        if config.get('format_version') != FORMAT_VERSION:
+            raise TokenizerStateError(f'{cfg_path}: format_version must be {FORMAT_VERSION}, '
+                                      f'got {config.get("format_version")!r}')
+        for key in ('kind', 'settings', 'profile'):
+            if key not in config:
+                raise TokenizerStateError(f'{cfg_path}: missing key {key}')
+        klass = tokenizer_class(config['kind'])
+        if cls is not ActionTokenizer and not issubclass(klass, cls):
+            raise TokenizerStateError(f'{cfg_path}: holds a {config["kind"]!r} tokenizer, '
+                                      f'not {cls.kind!r}')
+        try:
+            profile = profile_from_dict(config['profile'], source=f'{cfg_path}: profile')
+            tok = klass(profile, **config['settings'])
+        except (ConfigError, TypeError) as exc:
+            raise TokenizerStateError(f'{cfg_path}: {exc}') from None
+        if klass.learned:
+            state_path = folder / STATE_FILE
+            if not state_path.is_file():
+                raise TokenizerStateError(f'{folder}: {STATE_FILE} is missing')
+            from safetensors.numpy import load_file
+            try:
+                arrays = load_file(str(state_path))
+            except Exception as exc:  # noqa: B902 - safetensors raises several types
+                raise TokenizerStateError(f'{state_path}: not a readable safetensors file '
+                                          f'({exc})') from None
+            tok.load_state(arrays, source=str(state_path))
+        return tok

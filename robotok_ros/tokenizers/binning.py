@@ -1,0 +1,297 @@
+"""Per-dimension binning tokenizers: RT-2 uniform, RT-1, quantile and OpenVLA.
+
+- Uniform: RT-2 (Brohan et al., 2023, arXiv:2307.15818) discretises each
+  dimension into N uniform bins over the profile's range; decode returns the
+  bin centre, so the round-trip error of an in-range action is at most half a
+  bin width.
+- RT-1 (Brohan et al., 2022, arXiv:2212.06817; robotics_transformer
+  ``action_tokenizer.py``): ``int((a - min) / (max - min) * (N - 1))`` and
+  decode ``id / (N - 1) * (max - min) + min`` -- the lower bin edge, which
+  returns ``max`` exactly for the top id.
+- Quantile: edges fitted so each bin holds the same share of recorded actions.
+- OpenVLA (Kim et al., 2024, arXiv:2406.09246; openvla ``action_tokenizer.py``):
+  see ``OpenVLATokenizer``.
+"""
+
+import numpy as np
+
+from robotok_ros.errors import ConfigError
+from robotok_ros.fitting import fit_ranges, stack_episodes
+from robotok_ros.tokenizers.base import (ActionTokenizer, check_actions, check_token_array,
+                                         reject_out_of_range)
+
+LAYOUTS = ('shared', 'per_dimension')
+
+
+def _check_int(name, value, lo, hi=None):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo or (
+            hi is not None and value > hi):
+        span = f'[{lo}, {hi}]' if hi is not None else f'>= {lo}'
+        raise ConfigError(f'{name} must be an integer in {span}, got {value!r}')
+    return int(value)
+
+
+def _flat(arr, dim):
+    return arr.reshape(-1, dim)
+
+
+class _IndexedBins(ActionTokenizer):
+    """Shared id layout: bin b of dimension d has id ``offset + b (+ d * N if per_dimension)``."""
+
+    def __init__(self, profile, n_bins=256, vocab_offset=0, layout='shared'):
+        super().__init__(profile)
+        self.n_bins = _check_int('n_bins', n_bins, 16, 4096)
+        self.vocab_offset = _check_int('vocab_offset', vocab_offset, 0)
+        if layout not in LAYOUTS:
+            raise ConfigError(f'layout must be one of {LAYOUTS}, got {layout!r}')
+        self.layout = layout
+        step = self.n_bins if layout == 'per_dimension' else 0
+        self._id_lo = self.vocab_offset + step * np.arange(self.dim, dtype=np.int64)
+        self._id_hi = self._id_lo + self.n_bins - 1
+
+    @property
+    def vocab_size(self):
+        """N ids shared by every dimension, or N x D disjoint ids."""
+        return self.n_bins * (self.dim if self.layout == 'per_dimension' else 1)
+
+    @property
+    def id_range(self):
+        """(offset, offset + vocab_size - 1)."""
+        return self.vocab_offset, self.vocab_offset + self.vocab_size - 1
+
+    def dimension_id_ranges(self):
+        """Per-dimension (lo, hi) ids, inclusive: a list of D pairs."""
+        return [(int(lo), int(hi)) for lo, hi in zip(self._id_lo, self._id_hi)]
+
+    def settings(self):
+        """Constructor keyword arguments."""
+        return {'n_bins': self.n_bins, 'vocab_offset': self.vocab_offset, 'layout': self.layout}
+
+    def _bins_of(self, tokens):
+        ids = check_token_array(tokens, self.dim)
+        flat = _flat(ids, self.dim)
+        if flat.size and ((flat.min(axis=0) < self._id_lo).any()
+                          or (flat.max(axis=0) > self._id_hi).any()):
+            reject_out_of_range(ids, self._id_lo, self._id_hi)
+        return ids
+
+
+class UniformTokenizer(_IndexedBins):
+    """RT-2 uniform bins over the profile's (min, max); decode to bin centres."""
+
+    kind = 'uniform'
+    # t = (a - min) / (max - min) * _span; t == _span is still in range (a == max).
+    _edge_centre = 0.5
+
+    def __init__(self, profile, n_bins=256, vocab_offset=0, layout='shared'):
+        super().__init__(profile, n_bins, vocab_offset, layout)
+        self._set_ranges()
+
+    def _span(self):
+        return float(self.n_bins)
+
+    def _set_ranges(self):
+        lo, hi = self.profile.lows, self.profile.highs
+        span = self._span()
+        self._scale = span / (hi - lo)
+        self._bias = -lo * self._scale
+        width = (hi - lo) / span
+        self.bin_width = width
+        # decode: value = lo + (bin + c) * width, with bin = id - id_lo, folded into one FMA.
+        self._dec_mul = width
+        self._dec_add = lo + (self._edge_centre - self._id_lo) * width
+
+    def fit(self, episodes):
+        """Set the profile's ranges to the data's min/max (and q01/q99)."""
+        self.profile = fit_ranges(episodes, self.profile)
+        self._set_ranges()
+        return self
+
+    def encode(self, actions):
+        """Actions ``(..., D)`` -> ids ``(..., D)`` int64; out-of-range values clip (counted)."""
+        arr = np.asarray(actions, dtype=np.float64)
+        if arr.ndim == 0 or arr.shape[-1] != self.dim:
+            check_actions(arr, self.dim)
+        t = arr * self._scale
+        t += self._bias
+        flat = _flat(t, self.dim)
+        if flat.size == 0:
+            self._record_clips(np.zeros(self.dim))
+            return np.zeros(arr.shape, dtype=np.int64)
+        lo, hi = flat.min(axis=0), flat.max(axis=0)
+        if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
+            check_actions(arr, self.dim)
+        top = self.n_bins - 1
+        # A value exactly at max lands on t == span; allow for its rounding.
+        span = self._span() * (1 + 1e-12)
+        if (lo >= -1e-9).all() and (hi <= span).all():
+            self._record_clips(np.zeros(self.dim))
+        else:
+            self._record_clips(((flat < -1e-9) | (flat > span)).sum(axis=0))
+        np.clip(t, 0, top, out=t)
+        ids = t.astype(np.int64)
+        ids += self._id_lo
+        return ids
+
+    def decode(self, tokens):
+        """Ids ``(..., D)`` -> actions ``(..., D)`` float64 at bin centres (RT-1: lower edges)."""
+        ids = self._bins_of(tokens)
+        out = ids.astype(np.float64)
+        out *= self._dec_mul
+        out += self._dec_add
+        return out
+
+
+class RT1Tokenizer(UniformTokenizer):
+    """RT-1's formula: ``N - 1`` intervals, decode to the lower edge (``max`` for the top id)."""
+
+    kind = 'rt1'
+    _edge_centre = 0.0
+
+    def _span(self):
+        return float(self.n_bins - 1)
+
+
+class QuantileTokenizer(_IndexedBins):
+    """Bin edges at data quantiles: every bin holds the same share of the fitted actions.
+
+    ``edges``: (D, N + 1), non-decreasing; decode returns the middle of a bin's edges.
+    """
+
+    kind = 'quantile'
+    learned = True
+
+    def __init__(self, profile, n_bins=256, vocab_offset=0, layout='shared'):
+        super().__init__(profile, n_bins, vocab_offset, layout)
+        # Until fitted, uniform edges over the profile's range.
+        self._set_edges(np.linspace(self.profile.lows, self.profile.highs, self.n_bins + 1).T)
+
+    def _set_edges(self, edges):
+        self.edges = np.asarray(edges, dtype=np.float64)
+        self.centres = 0.5 * (self.edges[:, :-1] + self.edges[:, 1:])
+
+    def fit(self, episodes):
+        """Edges at quantiles ``linspace(0, 1, N + 1)`` of each dimension's data."""
+        data = stack_episodes(episodes, self.dim)
+        qs = np.linspace(0.0, 1.0, self.n_bins + 1)
+        self._set_edges(np.quantile(data, qs, axis=0).T)
+        return self
+
+    def encode(self, actions):
+        """Actions ``(..., D)`` -> ids ``(..., D)``; values beyond the outer edges clip (counted)."""
+        arr = check_actions(actions, self.dim)
+        out = np.empty(arr.shape, dtype=np.int64)
+        clips = np.zeros(self.dim, dtype=np.int64)
+        for d in range(self.dim):
+            col = arr[..., d]
+            clips[d] = np.count_nonzero((col < self.edges[d, 0]) | (col > self.edges[d, -1]))
+            out[..., d] = np.searchsorted(self.edges[d, 1:-1], col, side='right')
+        self._record_clips(clips)
+        return out + self._id_lo
+
+    def decode(self, tokens):
+        """Ids ``(..., D)`` -> the middle of each bin's edges."""
+        bins = self._bins_of(tokens) - self._id_lo
+        return self.centres[np.arange(self.dim), bins]
+
+    def state_arrays(self):
+        """The fitted edges."""
+        return {'edges': self.edges}
+
+    def load_state(self, arrays, source='<arrays>'):
+        """Restore edges, checking shape and order."""
+        from robotok_ros.errors import TokenizerStateError
+        edges = arrays.get('edges')
+        want = (self.dim, self.n_bins + 1)
+        if edges is None or edges.shape != want:
+            got = None if edges is None else edges.shape
+            raise TokenizerStateError(f'{source}: edges must have shape {want}, got {got}')
+        if not np.isfinite(edges).all() or (np.diff(edges, axis=1) < 0).any():
+            raise TokenizerStateError(f'{source}: edges must be finite and non-decreasing')
+        self._set_edges(edges)
+
+
+class OpenVLATokenizer(ActionTokenizer):
+    """OpenVLA's action tokenizer, bit for bit.
+
+    Encode: ``n = 2 (a - q01) / (q99 - q01 + 1e-8) - 1`` for every dimension but
+    the gripper (masked: passed through), clip to [-1, 1], ``d = np.digitize(n,
+    np.linspace(-1, 1, N))`` and ``id = text_vocab_size - d``.  Decode: ``d =
+    text_vocab_size - id``, ``centres[clip(d - 1, 0, N - 2)]``, then
+    ``0.5 (n + 1) (q99 - q01) + q01``.
+
+    The 255-interval quirk: N = 256 *edges* make only 255 intervals, so there
+    are 255 centres; ``digitize`` returns 256 only for exactly 1.0, and that id
+    decodes to the same centre as 255.  OpenVLA clips stray ids silently; here
+    an id outside ``[text_vocab_size - N, text_vocab_size - 1]`` is rejected.
+    """
+
+    kind = 'openvla'
+
+    def __init__(self, profile, n_bins=256, text_vocab_size=32000):
+        super().__init__(profile)
+        self.n_bins = _check_int('n_bins', n_bins, 16, 4096)
+        self.text_vocab_size = _check_int('text_vocab_size', text_vocab_size, self.n_bins)
+        self.bins = np.linspace(-1.0, 1.0, self.n_bins)
+        self.bin_centers = (self.bins[:-1] + self.bins[1:]) / 2.0
+        self._set_stats()
+
+    def _set_stats(self):
+        gi = self.profile.gripper_index
+        self.mask = np.array([i != gi for i in range(self.dim)])
+        missing = [d.name for i, d in enumerate(self.profile.dimensions)
+                   if self.mask[i] and d.q01 is None]
+        # A profile without statistics is fine until the first encode/decode (fit adds them).
+        self._missing = missing and (
+            f'{self.profile.source or self.profile.name}: the openvla tokenizer needs q01/q99 '
+            f'for dimension {missing[0]}; add them to the profile or fit on data first')
+        self.q01 = np.array([d.q01 if m and d.q01 is not None else 0.0 for d, m in zip(self.profile.dimensions,
+                                                                 self.mask)])
+        self.q99 = np.array([d.q99 if m and d.q99 is not None else 1.0 for d, m in zip(self.profile.dimensions,
+                                                                 self.mask)])
+
+    @property
+    def vocab_size(self):
+        """N action ids (OpenVLA's ``ActionTokenizer.vocab_size``)."""
+        return self.n_bins
+
+    @property
+    def id_range(self):
+        """The last N ids of the text vocabulary."""
+        return self.text_vocab_size - self.n_bins, self.text_vocab_size - 1
+
+    def settings(self):
+        """Constructor keyword arguments."""
+        return {'n_bins': self.n_bins, 'text_vocab_size': self.text_vocab_size}
+
+    def fit(self, episodes):
+        """Set q01/q99 (and min/max) from data, as OpenVLA's dataset statistics do."""
+        self.profile = fit_ranges(episodes, self.profile)
+        self._set_stats()
+        return self
+
+    def normalize(self, actions):
+        """Actions ``(..., D)`` -> OpenVLA's normalised values (gripper untouched), unclipped."""
+        if self._missing:
+            raise ConfigError(self._missing)
+        arr = check_actions(actions, self.dim)
+        norm = 2 * (arr - self.q01) / (self.q99 - self.q01 + 1e-8) - 1
+        return np.where(self.mask, norm, arr)
+
+    def encode(self, actions):
+        """Actions ``(..., D)`` -> ids ``(..., D)`` in the last N ids of the text vocabulary."""
+        norm = self.normalize(actions)
+        self._record_clips(_flat((norm < -1) | (norm > 1), self.dim).sum(axis=0))
+        norm = np.clip(norm, -1.0, 1.0)
+        return self.text_vocab_size - np.digitize(norm, self.bins).astype(np.int64)
+
+    def decode(self, tokens):
+        """Ids ``(..., D)`` -> actions, un-normalised with q01/q99 (gripper passed through)."""
+        if self._missing:
+            raise ConfigError(self._missing)
+        ids = check_token_array(tokens, self.dim)
+        lo, hi = self.id_range
+        reject_out_of_range(ids, lo, hi)
+        disc = np.clip(self.text_vocab_size - ids - 1, 0, self.bin_centers.shape[0] - 1)
+        norm = self.bin_centers[disc]
+        return np.where(self.mask, 0.5 * (norm + 1) * (self.q99 - self.q01) + self.q01, norm)
