@@ -25,7 +25,8 @@ def stack_episodes(episodes, dim):
 
 
 def fit_ranges(episodes, profile, name=None):
-    """Profile with min/max and q01/q99 taken from ``episodes`` (a list of ``(T, D)``).
+    """
+    Profile with min/max and q01/q99 taken from ``episodes`` (a list of ``(T, D)``).
 
     A dimension that never moves gets a small symmetric range so that min < max.
     """

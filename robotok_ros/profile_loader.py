@@ -1,4 +1,5 @@
-"""Find, read and validate robot profile YAML files.
+"""
+Find, read and validate robot profile YAML files.
 
 Profiles live in ``config/robots``: in the source tree when robotok_ros runs
 from a checkout or an editable install, in ``share/robotok_ros/config/robots``
@@ -9,10 +10,9 @@ is searched first, so a lab can keep its own robots outside the package.
 import os
 from pathlib import Path
 
-import yaml
-
 from robotok_ros.errors import ConfigError
-from robotok_ros.profile import Dimension, Gripper, RobotProfile, Safety
+from robotok_ros.robot_profile import Dimension, Gripper, RobotProfile, Safety
+import yaml
 
 TOP_KEYS = {'name', 'description', 'frame_id', 'control_rate_hz', 'dimensions', 'gripper',
             'safety'}
@@ -85,7 +85,9 @@ def profile_from_dict(data, source='<dict>'):
         for key in ('name', 'min', 'max'):
             if key not in entry:
                 raise ConfigError(f'{source}: dimensions[{i}] is missing required key {key}')
-        dims.append(Dimension(source=source, **entry))
+        fields = dict(entry)
+        fields['low'], fields['high'] = fields.pop('min'), fields.pop('max')
+        dims.append(Dimension(source=source, **fields))
     gripper = None
     if data.get('gripper') is not None:
         _check_keys(data['gripper'], GRIPPER_KEYS, source, 'gripper')

@@ -31,13 +31,13 @@ safety: {max_linear_speed: 0.25, max_angular_speed: 1.0}
 
 @pytest.fixture
 def profile_path(tmp_path):
-    """A small valid 7-D profile written to a temporary file."""
+    """Write a small valid 7-D profile written to a temporary file."""
     path = tmp_path / 'test7.yaml'
     path.write_text(SEVEN_DOF_PROFILE)
     return path
 
 
 def data_dir():
-    """The shared demonstrations folder (ROBOTOK_DATA_DIR, default ../shared/data)."""
+    """Return the shared demonstrations folder (ROBOTOK_DATA_DIR, default ../shared/data)."""
     here = os.path.dirname(os.path.abspath(__file__))
     return os.environ.get('ROBOTOK_DATA_DIR', os.path.join(here, '..', '..', 'shared', 'data'))

@@ -1,4 +1,5 @@
-"""Entry point of the `robotok` console script.
+"""
+Entry point of the `robotok` console script.
 
 Errors a user can fix (RobotokError, missing files) print one line naming the
 file, key or value, and exit with status 2 -- never a traceback.
@@ -22,7 +23,7 @@ holds, `robotok encode`/`decode` to move between actions and token ids, and
 
 
 def build_parser():
-    """The argparse parser with every ``cmd_*`` module's subcommands."""
+    """Build the argparse parser with every ``cmd_*`` module's subcommands."""
     parser = argparse.ArgumentParser(
         prog='robotok', description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter)

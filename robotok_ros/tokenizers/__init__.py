@@ -1,4 +1,5 @@
-"""Tokenizer registry: one name per kind, classes imported only when asked for.
+"""
+Tokenizer registry: one name per kind, classes imported only when asked for.
 
 Learned kinds (``vq``, ``fast``) import torch / tokenizers lazily, so the
 uniform decoder never pays for them.
@@ -19,7 +20,7 @@ KINDS = {
 
 
 def tokenizer_class(kind):
-    """The class for tokenizer ``kind``."""
+    """Return the class for tokenizer ``kind``."""
     if kind not in KINDS:
         raise ConfigError(f'tokenizer must be one of {", ".join(KINDS)}, got {kind!r}')
     module, name = KINDS[kind]
@@ -27,7 +28,7 @@ def tokenizer_class(kind):
 
 
 def make_tokenizer(kind, profile, **settings):
-    """A new tokenizer of ``kind`` for ``profile`` (a name, path or RobotProfile)."""
+    """Create a tokenizer of ``kind`` for ``profile`` (a name, path or RobotProfile)."""
     try:
         return tokenizer_class(kind)(profile, **settings)
     except TypeError as exc:

@@ -1,4 +1,5 @@
-"""The verb set every robotok tokenizer shares, and the checks they all need.
+"""
+The verb set every robotok tokenizer shares, and the checks they all need.
 
 A tokenizer is saved as a folder: ``tokenizer.yaml`` (kind, settings and the
 robot profile, human readable) and, when it learned something, a
@@ -9,10 +10,9 @@ never executes code.
 from pathlib import Path
 
 import numpy as np
-import yaml
-
 from robotok_ros.errors import ConfigError, InvalidTokenError, TokenizerStateError
 from robotok_ros.profile_loader import load_profile, profile_from_dict
+import yaml
 
 CONFIG_FILE = 'tokenizer.yaml'
 STATE_FILE = 'state.safetensors'
@@ -65,7 +65,8 @@ def reject_out_of_range(ids, lo, hi):
 
 
 class ActionTokenizer:
-    """Base class: continuous actions <-> integer token ids for one robot profile.
+    """
+    Base class: continuous actions <-> integer token ids for one robot profile.
 
     Subclasses set ``kind`` and implement ``encode``, ``decode``, ``vocab_size``
     and ``id_range``; learned tokenizers also ``fit``, ``state_arrays`` and
@@ -98,7 +99,7 @@ class ActionTokenizer:
 
     @property
     def vocab_size(self):
-        """Number of distinct action token ids."""
+        """Return the number of distinct action token ids."""
         raise NotImplementedError
 
     @property
@@ -124,7 +125,7 @@ class ActionTokenizer:
         return self.decode(ids.reshape(-1, self.dim))
 
     def settings(self):
-        """Constructor keyword arguments (besides the profile), for ``save``."""
+        """Return the constructor keyword arguments (besides the profile), for ``save``."""
         return {}
 
     def describe(self):

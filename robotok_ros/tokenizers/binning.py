@@ -1,4 +1,5 @@
-"""Per-dimension binning tokenizers: RT-2 uniform, RT-1, quantile and OpenVLA.
+"""
+Per-dimension binning tokenizers: RT-2 uniform, RT-1, quantile and OpenVLA.
 
 - Uniform: RT-2 (Brohan et al., 2023, arXiv:2307.15818) discretises each
   dimension into N uniform bins over the profile's range; decode returns the
@@ -64,7 +65,7 @@ class _IndexedBins(ActionTokenizer):
         return [(int(lo), int(hi)) for lo, hi in zip(self._id_lo, self._id_hi)]
 
     def settings(self):
-        """Constructor keyword arguments."""
+        """Return the constructor keyword arguments."""
         return {'n_bins': self.n_bins, 'vocab_offset': self.vocab_offset, 'layout': self.layout}
 
     def _bins_of(self, tokens):
@@ -153,7 +154,8 @@ class RT1Tokenizer(UniformTokenizer):
 
 
 class QuantileTokenizer(_IndexedBins):
-    """Bin edges at data quantiles: every bin holds the same share of the fitted actions.
+    """
+    Bin edges at data quantiles: every bin holds the same share of the fitted actions.
 
     ``edges``: (D, N + 1), non-decreasing; decode returns the middle of a bin's edges.
     """
@@ -178,7 +180,7 @@ class QuantileTokenizer(_IndexedBins):
         return self
 
     def encode(self, actions):
-        """Actions ``(..., D)`` -> ids ``(..., D)``; values beyond the outer edges clip (counted)."""
+        """Actions ``(..., D)`` -> ids ``(..., D)``; beyond the outer edges they clip (counted)."""
         arr = check_actions(actions, self.dim)
         out = np.empty(arr.shape, dtype=np.int64)
         clips = np.zeros(self.dim, dtype=np.int64)
@@ -195,7 +197,7 @@ class QuantileTokenizer(_IndexedBins):
         return self.centres[np.arange(self.dim), bins]
 
     def state_arrays(self):
-        """The fitted edges."""
+        """Return the fitted edges."""
         return {'edges': self.edges}
 
     def load_state(self, arrays, source='<arrays>'):
@@ -212,7 +214,8 @@ class QuantileTokenizer(_IndexedBins):
 
 
 class OpenVLATokenizer(ActionTokenizer):
-    """OpenVLA's action tokenizer, bit for bit.
+    """
+    OpenVLA's action tokenizer, bit for bit.
 
     Encode: ``n = 2 (a - q01) / (q99 - q01 + 1e-8) - 1`` for every dimension but
     the gripper (masked: passed through), clip to [-1, 1], ``d = np.digitize(n,
@@ -245,10 +248,11 @@ class OpenVLATokenizer(ActionTokenizer):
         self._missing = missing and (
             f'{self.profile.source or self.profile.name}: the openvla tokenizer needs q01/q99 '
             f'for dimension {missing[0]}; add them to the profile or fit on data first')
-        self.q01 = np.array([d.q01 if m and d.q01 is not None else 0.0 for d, m in zip(self.profile.dimensions,
-                                                                 self.mask)])
-        self.q99 = np.array([d.q99 if m and d.q99 is not None else 1.0 for d, m in zip(self.profile.dimensions,
-                                                                 self.mask)])
+        dims = self.profile.dimensions
+        self.q01 = np.array([d.q01 if m and d.q01 is not None else 0.0
+                             for d, m in zip(dims, self.mask)])
+        self.q99 = np.array([d.q99 if m and d.q99 is not None else 1.0
+                             for d, m in zip(dims, self.mask)])
 
     @property
     def vocab_size(self):
@@ -257,11 +261,11 @@ class OpenVLATokenizer(ActionTokenizer):
 
     @property
     def id_range(self):
-        """The last N ids of the text vocabulary."""
+        """Return the last N ids of the text vocabulary."""
         return self.text_vocab_size - self.n_bins, self.text_vocab_size - 1
 
     def settings(self):
-        """Constructor keyword arguments."""
+        """Return the constructor keyword arguments."""
         return {'n_bins': self.n_bins, 'text_vocab_size': self.text_vocab_size}
 
     def fit(self, episodes):

@@ -1,4 +1,5 @@
-"""Robot profiles: what one robot's action vector means and how far it may go.
+"""
+Robot profiles: what one robot's action vector means and how far it may go.
 
 A profile is a YAML file (``config/robots/<name>.yaml``) loaded into frozen
 dataclasses.  Loading validates every number and rejects unknown keys; every
@@ -7,13 +8,11 @@ error names the file, the key and the offending value.
 
 from dataclasses import dataclass, field
 import math
-from pathlib import Path
 from typing import Optional, Tuple
 
 import numpy as np
-import yaml
-
 from robotok_ros.errors import ConfigError
+import yaml
 
 LINEAR_NAMES = ('dx', 'dy', 'dz')
 ANGULAR_NAMES = ('droll', 'dpitch', 'dyaw')
@@ -32,15 +31,16 @@ def _finite(value, source, key):
 
 @dataclass(frozen=True)
 class Dimension:
-    """One action dimension: name, unit, range and optional q01/q99 statistics.
+    """
+    One action dimension: name, unit, range and optional q01/q99 statistics.
 
     ``scale`` converts one action unit into physical units per control step
     (robosuite OSC: 0.05 m per unit); it is 1.0 when the action is physical.
     """
 
     name: str
-    min: float
-    max: float
+    low: float
+    high: float
     unit: str = ''
     scale: float = 1.0
     q01: Optional[float] = None
@@ -52,12 +52,12 @@ class Dimension:
         if not isinstance(self.name, str) or not self.name:
             raise ConfigError(f'{_where(self.source, "dimensions.name")} must be a non-empty '
                               f'string, got {self.name!r}')
-        for attr in ('min', 'max', 'scale'):
+        for attr, yaml_key in (('low', 'min'), ('high', 'max'), ('scale', 'scale')):
             object.__setattr__(self, attr, _finite(getattr(self, attr), self.source,
-                                                   f'{key}.{attr}'))
-        if not self.min < self.max:
+                                                   f'{key}.{yaml_key}'))
+        if not self.low < self.high:
             raise ConfigError(f'{_where(self.source, key)}: min must be < max, got '
-                              f'min={self.min!r} max={self.max!r}')
+                              f'min={self.low!r} max={self.high!r}')
         if self.scale <= 0:
             raise ConfigError(f'{_where(self.source, key + ".scale")} must be > 0, '
                               f'got {self.scale!r}')
@@ -75,7 +75,8 @@ class Dimension:
 
 @dataclass(frozen=True)
 class Gripper:
-    """Gripper convention: which action dimension, which value means open, binary or not.
+    """
+    Gripper convention: which action dimension, which value means open, binary or not.
 
     ``command_open``/``command_closed`` are what the gripper controller is sent
     (e.g. finger opening in metres); a decoded action is mapped linearly from
@@ -140,7 +141,8 @@ class Safety:
 
 @dataclass(frozen=True)
 class RobotProfile:
-    """Everything robotok knows about one robot's action space.
+    """
+    Everything robotok knows about one robot's action space.
 
     ``dimensions`` are in action-vector order; the six Cartesian deltas use the
     names dx, dy, dz, droll, dpitch, dyaw so nodes can map them to a Twist.
@@ -182,7 +184,7 @@ class RobotProfile:
 
     @property
     def dim(self):
-        """Number of action dimensions D."""
+        """Return the number of action dimensions D."""
         return len(self.dimensions)
 
     @property
@@ -193,12 +195,12 @@ class RobotProfile:
     @property
     def lows(self):
         """Per-dimension minimum, shape (D,)."""
-        return np.array([d.min for d in self.dimensions])
+        return np.array([d.low for d in self.dimensions])
 
     @property
     def highs(self):
         """Per-dimension maximum, shape (D,)."""
-        return np.array([d.max for d in self.dimensions])
+        return np.array([d.high for d in self.dimensions])
 
     @property
     def scales(self):
@@ -207,7 +209,7 @@ class RobotProfile:
 
     @property
     def has_quantiles(self):
-        """True when every non-gripper dimension carries q01/q99."""
+        """Tell whether every non-gripper dimension carries q01/q99."""
         return all(d.q01 is not None for d in self.dimensions if d.name != self.gripper_name)
 
     @property
@@ -229,8 +231,8 @@ class RobotProfile:
         dims = []
         for i, d in enumerate(self.dimensions):
             dims.append(Dimension(
-                name=d.name, unit=d.unit, scale=d.scale, min=float(lows[i]),
-                max=float(highs[i]),
+                name=d.name, unit=d.unit, scale=d.scale, low=float(lows[i]),
+                high=float(highs[i]),
                 q01=None if q01 is None else float(q01[i]),
                 q99=None if q99 is None else float(q99[i]), source=self.source))
         return RobotProfile(name=name or self.name, frame_id=self.frame_id,
@@ -243,7 +245,7 @@ class RobotProfile:
         out = {'name': self.name, 'description': self.description, 'frame_id': self.frame_id,
                'control_rate_hz': self.control_rate_hz, 'dimensions': []}
         for d in self.dimensions:
-            entry = {'name': d.name, 'unit': d.unit, 'min': d.min, 'max': d.max}
+            entry = {'name': d.name, 'unit': d.unit, 'min': d.low, 'max': d.high}
             if d.scale != 1.0:
                 entry['scale'] = d.scale
             if d.q01 is not None:
