@@ -1,0 +1,1 @@
+"""Readers of recorded demonstrations and generators of synthetic ones."""
