@@ -43,7 +43,7 @@ def check_token_array(tokens, dim):
         if not np.isfinite(arr).all() or not np.all(arr == np.round(arr)):
             bad = int(np.flatnonzero(~np.isfinite(arr) | (arr != np.round(arr)))[0])
             raise InvalidTokenError(f'token at position {_position(bad, arr.shape)} is not an '
-                                    f'integer: {arr.flat[bad]!r}')
+                                    f'integer: {float(arr.flat[bad])!r}')
     elif arr.dtype.kind not in 'iu':
         raise InvalidTokenError(f'tokens must be integers, got dtype {arr.dtype}')
     if arr.ndim == 0 or arr.shape[-1] != dim:

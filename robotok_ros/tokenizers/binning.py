@@ -98,9 +98,9 @@ class UniformTokenizer(_IndexedBins):
         self._bias = -lo * self._scale
         width = (hi - lo) / span
         self.bin_width = width
-        # decode: value = lo + (bin + c) * width, with bin = id - id_lo, folded into one FMA.
+        # decode: value = lo + (bin + c) * width with bin = id - id_lo (exact in float64).
         self._dec_mul = width
-        self._dec_add = lo + (self._edge_centre - self._id_lo) * width
+        self._dec_add = lo + self._edge_centre * width
 
     def fit(self, episodes):
         """Set the profile's ranges to the data's min/max (and q01/q99)."""
@@ -138,6 +138,7 @@ class UniformTokenizer(_IndexedBins):
         """Ids ``(..., D)`` -> actions ``(..., D)`` float64 at bin centres (RT-1: lower edges)."""
         ids = self._bins_of(tokens)
         out = ids.astype(np.float64)
+        out -= self._id_lo
         out *= self._dec_mul
         out += self._dec_add
         return out
@@ -151,6 +152,12 @@ class RT1Tokenizer(UniformTokenizer):
 
     def _span(self):
         return float(self.n_bins - 1)
+
+    def _set_ranges(self):
+        super()._set_ranges()
+        # Decoding lands exactly on a lower edge; a 1e-9-bin nudge keeps rounding from putting
+        # it one bin down on re-encode (RT-1's own code has that off-by-one).
+        self._bias = self._bias + 1e-9
 
 
 class QuantileTokenizer(_IndexedBins):
