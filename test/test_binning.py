@@ -209,7 +209,7 @@ def test_uniform_save_load_keeps_settings_and_fitted_ranges(profile, tmp_path):
 # --- OpenVLA, against its published formula computed by hand --------------------------------
 
 def openvla_reference(actions, q01, q99, mask, n_bins=256, vocab=32000):
-    """OpenVLA's own code path, transcribed: normalise, clip, digitize, vocab - bin."""
+    """Compute OpenVLA's own code path, transcribed: normalise, clip, digitize, vocab - bin."""
     norm = np.where(mask, np.clip(2 * (actions - q01) / (q99 - q01 + 1e-8) - 1, -1, 1), actions)
     norm = np.clip(norm, -1, 1)
     bins = np.linspace(-1, 1, n_bins)
