@@ -1,0 +1,377 @@
+"""
+ROS-free logic of the teleop tokenizer: operator input -> per-step action deltas -> tokens.
+
+Two motion sources, sampled on the control-rate timer *as of* the tick (the
+latest input received at or before it; inputs older than ``max_input_age`` are
+idle):
+
+- ``twist``: a velocity command (SpaceMouse, joystick); per-step delta =
+  velocity x per-axis scale / control rate.
+- ``pose``: an end-effector pose stream (VR controller, leader arm); the delta
+  is the difference of consecutive samples: translation ``p1 - p0`` and the
+  relative rotation ``R1 R0^T`` (base frame) as extrinsic roll/pitch/yaw, the
+  convention of BridgeData V2 (Walke et al., 2023, arXiv:2308.12952) and of
+  ``scipy.spatial.transform.Rotation.as_euler('xyz')``.
+
+The gripper comes from a Joy button (toggle or hold), a Float64 or one joint of
+a JointState, mapped through the profile's gripper convention.  A dead-man
+button, when configured, suppresses every sample while released and re-anchors
+the pose source (a clutch), so a released hand never produces a jump.
+"""
+
+from dataclasses import dataclass
+import math
+from typing import Tuple
+
+import numpy as np
+from robotok_ros.errors import ConfigError
+from robotok_ros.robot_profile import ANGULAR_NAMES, LINEAR_NAMES
+
+SOURCES = ('twist', 'pose')
+GRIPPER_SOURCES = ('none', 'button', 'float', 'joint')
+BUTTON_MODES = ('toggle', 'hold')
+CLIP_WARN_FRACTION = 0.01
+
+
+# -- rotation maths -----------------------------------------------------------------------------
+def quat_to_matrix(q):
+    """Return the rotation matrix ``(3, 3)`` of quaternion ``q = (x, y, z, w)``, normalised."""
+    x, y, z, w = np.asarray(q, dtype=np.float64) / np.linalg.norm(q)
+    return np.array([
+        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+
+
+def matrix_to_rpy(m):
+    """
+    Return extrinsic roll, pitch, yaw ``(3,)`` of rotation matrix ``m`` (``R = Rz Ry Rx``).
+
+    Pitch lies in [-pi/2, pi/2]; at gimbal lock (|pitch| = pi/2) roll is set to 0
+    and the whole rotation about the vertical axis goes to yaw, as scipy does.
+    """
+    # atan2 of (sin, cos) keeps full precision near +-pi/2, where asin does not.
+    cos_pitch = math.hypot(m[0, 0], m[1, 0])
+    pitch = math.atan2(-m[2, 0], cos_pitch)
+    if cos_pitch > 1e-9:
+        roll = math.atan2(m[2, 1], m[2, 2])
+        yaw = math.atan2(m[1, 0], m[0, 0])
+    else:
+        roll = 0.0
+        yaw = math.atan2(-m[0, 1], m[1, 1])
+    return np.array([roll, pitch, yaw])
+
+
+def valid_quaternion(q):
+    """Tell whether ``q`` (4 values) is finite and far enough from zero to normalise."""
+    arr = np.asarray(q, dtype=np.float64)
+    return arr.shape == (4,) and bool(np.isfinite(arr).all()) and float(arr @ arr) > 1e-12
+
+
+def pose_delta(p0, q0, p1, q1):
+    """
+    Return the 6-D delta ``[dx, dy, dz, droll, dpitch, dyaw]`` from pose 0 to pose 1.
+
+    ``p``: (3,) positions, ``q``: (4,) quaternions (x, y, z, w), both in the base
+    frame.  The rotation is the relative rotation ``R1 R0^T`` as roll/pitch/yaw,
+    exact for large rotations (no small-angle subtraction of Euler angles).
+    """
+    rel = quat_to_matrix(q1) @ quat_to_matrix(q0).T
+    return np.concatenate([np.asarray(p1, float) - np.asarray(p0, float), matrix_to_rpy(rel)])
+
+
+def twist_delta(linear, angular, linear_scale, angular_scale, rate_hz):
+    """Return the per-step delta ``(6,)`` = velocity x per-axis scale / control rate."""
+    vel = np.concatenate([np.asarray(linear, float) * linear_scale,
+                          np.asarray(angular, float) * angular_scale])
+    return vel / rate_hz
+
+
+# -- configuration ------------------------------------------------------------------------------
+def _three(name, value):
+    arr = np.asarray(value, dtype=np.float64).reshape(-1)
+    if arr.size == 1:
+        arr = np.repeat(arr, 3)
+    if arr.size != 3 or not np.isfinite(arr).all():
+        raise ConfigError(f'{name} must be one finite number or three, got {value!r}')
+    return tuple(float(v) for v in arr)
+
+
+@dataclass(frozen=True)
+class TeleopConfig:
+    """
+    Settings of the teleop tokenizer, one per ROS parameter.
+
+    ``linear_scale``/``angular_scale``: per-axis factors on twist input;
+    ``gripper_input_open``/``_closed``: Float64 or joint values meaning open and
+    closed; ``deadman_button``: Joy button index, -1 for none.
+    """
+
+    source: str = 'twist'
+    linear_scale: Tuple[float, float, float] = (1.0, 1.0, 1.0)
+    angular_scale: Tuple[float, float, float] = (1.0, 1.0, 1.0)
+    max_input_age: float = 0.2
+    gripper_source: str = 'none'
+    gripper_button: int = 0
+    gripper_button_mode: str = 'toggle'
+    gripper_joint: str = ''
+    gripper_input_open: float = 1.0
+    gripper_input_closed: float = 0.0
+    gripper_start_open: bool = True
+    deadman_button: int = -1
+
+    def __post_init__(self):
+        if self.source not in SOURCES:
+            raise ConfigError(f'teleop_source must be one of {SOURCES}, got {self.source!r}')
+        if self.gripper_source not in GRIPPER_SOURCES:
+            raise ConfigError(f'gripper_source must be one of {GRIPPER_SOURCES}, '
+                              f'got {self.gripper_source!r}')
+        if self.gripper_button_mode not in BUTTON_MODES:
+            raise ConfigError(f'gripper_button_mode must be one of {BUTTON_MODES}, '
+                              f'got {self.gripper_button_mode!r}')
+        object.__setattr__(self, 'linear_scale', _three('linear_scale', self.linear_scale))
+        object.__setattr__(self, 'angular_scale', _three('angular_scale', self.angular_scale))
+        age = float(self.max_input_age)
+        if not math.isfinite(age) or age <= 0:
+            raise ConfigError(f'max_input_age must be > 0 seconds, got {self.max_input_age!r}')
+        object.__setattr__(self, 'max_input_age', age)
+        for name in ('gripper_button', 'deadman_button'):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < -1:
+                raise ConfigError(f'{name} must be a button index >= 0 (or -1), got {value!r}')
+        if self.gripper_source == 'button' and self.gripper_button < 0:
+            raise ConfigError('gripper_source button needs gripper_button >= 0, got '
+                              f'{self.gripper_button!r}')
+        if self.gripper_source == 'joint' and not self.gripper_joint:
+            raise ConfigError('gripper_source joint needs gripper_joint (a joint name), got ""')
+        if self.gripper_input_open == self.gripper_input_closed:
+            raise ConfigError('gripper_input_open and gripper_input_closed must differ, both are '
+                              f'{self.gripper_input_open!r}')
+
+
+# -- sampling -----------------------------------------------------------------------------------
+class _Latest:
+    """The latest two inputs with their receive times, so a sample never reads the future."""
+
+    def __init__(self):
+        self.items = []
+
+    def put(self, t, value):
+        self.items = (self.items + [(t, value)])[-2:]
+
+    def as_of(self, now, max_age):
+        """Return the newest value received at or before ``now`` and within ``max_age``."""
+        for t, value in reversed(self.items):
+            if t <= now:
+                return value if now - t <= max_age else None
+        return None
+
+
+class TeleopSampler:
+    """
+    Latest operator inputs -> one action ``(D,)`` per control tick.
+
+    Feed inputs with ``on_*(t, ...)`` (``t``: receive time in seconds on the
+    node clock) and call ``sample(now)`` from the timer; it returns None while
+    the dead-man button is released.  Counters: ``idle_steps``, ``rejected``.
+    """
+
+    def __init__(self, profile, config):
+        self.profile = profile
+        self.config = config
+        self.rate = profile.control_rate_hz
+        self.motion_index = [profile.index(n) for n in LINEAR_NAMES + ANGULAR_NAMES]
+        self._twist = _Latest()
+        self._pose = _Latest()
+        self._joy = _Latest()
+        self._anchor = None
+        self._gripper_open = 1.0 if config.gripper_start_open else 0.0
+        self._toggle_was_pressed = False
+        self.idle_steps = 0
+        self.rejected = 0
+
+    # inputs
+    def on_twist(self, t, linear, angular):
+        """Store a velocity command: ``linear``, ``angular`` (3,) each."""
+        value = np.concatenate([np.asarray(linear, float), np.asarray(angular, float)])
+        if not np.isfinite(value).all():
+            self.rejected += 1
+            return
+        self._twist.put(t, value)
+
+    def on_pose(self, t, position, quaternion):
+        """Store an end-effector pose: ``position`` (3,), ``quaternion`` (x, y, z, w)."""
+        pos = np.asarray(position, float)
+        if not np.isfinite(pos).all() or not valid_quaternion(quaternion):
+            self.rejected += 1
+            return
+        self._pose.put(t, (pos, np.asarray(quaternion, float)))
+
+    def on_joy(self, t, buttons):
+        """Store Joy buttons; the gripper button acts at once (toggle on the press edge)."""
+        buttons = list(buttons)
+        self._joy.put(t, buttons)
+        cfg = self.config
+        if cfg.gripper_source != 'button':
+            return
+        pressed = len(buttons) > cfg.gripper_button and bool(buttons[cfg.gripper_button])
+        if cfg.gripper_button_mode == 'hold':
+            self._gripper_open = 0.0 if pressed else 1.0
+        elif pressed and not self._toggle_was_pressed:
+            self._gripper_open = 1.0 - self._gripper_open
+        self._toggle_was_pressed = pressed
+
+    def on_gripper_value(self, t, value):
+        """Store a Float64 (or joint) gripper reading, mapped to openness in [0, 1]."""
+        value = float(value)
+        if not math.isfinite(value):
+            self.rejected += 1
+            return
+        cfg = self.config
+        frac = (value - cfg.gripper_input_closed) / (cfg.gripper_input_open
+                                                     - cfg.gripper_input_closed)
+        self._gripper_open = min(1.0, max(0.0, frac))
+
+    def on_joint_state(self, t, names, positions):
+        """Take the configured gripper joint out of a JointState; other joints are ignored."""
+        names = list(names)
+        if self.config.gripper_joint in names:
+            i = names.index(self.config.gripper_joint)
+            if i < len(positions):
+                self.on_gripper_value(t, positions[i])
+
+    # sampling
+    def deadman_pressed(self, now):
+        """Tell whether the dead-man button is held (always True when none is configured)."""
+        button = self.config.deadman_button
+        if button < 0:
+            return True
+        buttons = self._joy.as_of(now, self.config.max_input_age)
+        return buttons is not None and len(buttons) > button and bool(buttons[button])
+
+    def _motion(self, now):
+        cfg = self.config
+        if cfg.source == 'twist':
+            vel = self._twist.as_of(now, cfg.max_input_age)
+            if vel is None:
+                return None
+            return twist_delta(vel[:3], vel[3:], cfg.linear_scale, cfg.angular_scale, self.rate)
+        pose = self._pose.as_of(now, cfg.max_input_age)
+        if pose is None:
+            self._anchor = None
+            return None
+        anchor, self._anchor = self._anchor, pose
+        # The first fresh pose after idle or a dead-man release anchors: no jump.
+        return None if anchor is None else pose_delta(anchor[0], anchor[1], pose[0], pose[1])
+
+    def sample(self, now):
+        """Return the action ``(D,)`` for the tick at ``now``, or None while the dead-man is up."""
+        if not self.deadman_pressed(now):
+            self._anchor = None
+            return None
+        action = np.zeros(self.profile.dim)
+        motion = self._motion(now)
+        if motion is None:
+            self.idle_steps += 1
+        else:
+            for value, index in zip(motion, self.motion_index):
+                if index is not None:
+                    action[index] = value
+        gripper = self.profile.gripper
+        if gripper is not None:
+            action[self.profile.gripper_index] = float(
+                gripper.action_from_openness(self._gripper_open))
+        return action
+
+
+# -- encoding and clipping ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Emission:
+    """One outgoing message pair: ``actions`` (T, D), ``tokens`` (N,), first step and stamp."""
+
+    step: int
+    stamp: float
+    actions: np.ndarray
+    tokens: np.ndarray
+
+
+class TeleopEncoder:
+    """
+    Actions -> token messages: one per step, or one per chunk of ``chunk_steps``.
+
+    Per-step tokenizers emit D ids every step.  Chunk tokenizers (VQ, FAST)
+    collect K consecutive steps and emit ``encode_chunk((K, D))``; a dead-man
+    release drops an unfinished chunk (``dropped_steps``) rather than pad it
+    with motion the operator never made.
+    """
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        self.chunk = max(1, int(getattr(tokenizer, 'chunk_steps', 1) or 1))
+        self.clips = ClipMonitor(tokenizer.dim)
+        self._buffer = []
+        self.dropped_steps = 0
+
+    def push(self, step, stamp, action):
+        """Add one step's action ``(D,)``; return an Emission when a message is due, else None."""
+        if not self._buffer:
+            self._start = (step, stamp)
+        self._buffer.append(np.asarray(action, dtype=np.float64))
+        if len(self._buffer) < self.chunk:
+            return None
+        actions = np.stack(self._buffer)
+        self._buffer = []
+        tokens = np.asarray(self.tokenizer.encode_chunk(actions), dtype=np.int64)
+        self.clips.update(self.tokenizer.last_clip_counts, len(actions))
+        return Emission(self._start[0], self._start[1], actions, tokens)
+
+    def interrupt(self):
+        """Drop an unfinished chunk (dead-man released)."""
+        self.dropped_steps += len(self._buffer)
+        self._buffer = []
+
+
+class ClipMonitor:
+    """Per-dimension clip counts and the throttled 'ranges do not fit' warning (> 1 %)."""
+
+    def __init__(self, dim, fraction=CLIP_WARN_FRACTION, period_s=5.0):
+        self.counts = np.zeros(dim, dtype=np.int64)
+        self.samples = 0
+        self.fraction = fraction
+        self.period_s = period_s
+        self._last_warn = None
+
+    def update(self, clipped, n_samples):
+        """Add the clip counts ``(D,)`` of ``n_samples`` encoded steps."""
+        self.counts = self.counts + np.asarray(clipped, dtype=np.int64)
+        self.samples += int(n_samples)
+
+    def rates(self):
+        """Return the clipped fraction per dimension ``(D,)``."""
+        return self.counts / max(1, self.samples)
+
+    def warning(self, now, names):
+        """Return a warning when some dimension clips > 1 % and none was given lately, else None."""
+        over = np.flatnonzero(self.rates() > self.fraction)
+        if not over.size:
+            return None
+        if self._last_warn is not None and now - self._last_warn < self.period_s:
+            return None
+        self._last_warn = now
+        parts = ', '.join(f'{names[i]} {100 * self.rates()[i]:.1f}%' for i in over)
+        return (f'teleop actions clip in {parts} of {self.samples} samples: the profile '
+                'ranges do not fit this operator (lower the scales or widen the ranges)')
+
+
+def step_label(step, stamp_ns):
+    """Return the layout label that carries a message's step index and stamp."""
+    return f'step={int(step)};stamp={int(stamp_ns)}'
+
+
+def parse_step_label(label):
+    """Return ``(step, stamp_ns)`` from ``step_label`` text, or None when it is not one."""
+    try:
+        fields = dict(part.split('=', 1) for part in label.split(';'))
+        return int(fields['step']), int(fields['stamp'])
+    except (KeyError, ValueError):
+        return None
