@@ -14,7 +14,7 @@ from scipy.spatial.transform import Rotation
 
 @pytest.fixture
 def profile(profile_path):
-    """Return the 7-D test profile (10 Hz, +-0.02 m, +-0.1 rad, gripper 0 closed / 1 open)."""
+    """Load the 7-D test profile: 10 Hz, 0.02 m and 0.1 rad ranges, gripper 0 closed."""
     return load_profile(profile_path)
 
 

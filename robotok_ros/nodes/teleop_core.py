@@ -351,7 +351,7 @@ class ClipMonitor:
         return self.counts / max(1, self.samples)
 
     def warning(self, now, names):
-        """Return a warning when some dimension clips > 1 % and none was given lately, else None."""
+        """Return a warning when a dimension clips > 1 % and none was given lately, else None."""
         over = np.flatnonzero(self.rates() > self.fraction)
         if not over.size:
             return None
