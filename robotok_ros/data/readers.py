@@ -1,0 +1,266 @@
+"""
+Read recorded demonstrations as action episodes: a list of ``(T, D)`` float64 arrays.
+
+Supported: robomimic / robosuite HDF5 (``data/<demo_k>/actions``), RLDS TFRecord
+(``steps/action``, see ``tfrecord.py``), ``.npz``, ``.csv``, LeRobot parquet files or
+dataset folders (``action`` grouped by ``episode_index``), and rosbag2 folders or
+``.mcap`` files (``robotok_ros.data.bags``).  A plain folder is read file by file.
+
+Every failure is a DataError naming the file and what is wrong; a corrupt file never
+surfaces as a raw h5py or pyarrow traceback.
+"""
+
+import csv
+from pathlib import Path
+import re
+import zipfile
+
+import numpy as np
+from robotok_ros.data.tfrecord import read_tfrecord_episodes, TFRECORD_NAME
+from robotok_ros.errors import DataError
+
+FORMATS = ('hdf5', 'tfrecord', 'npz', 'csv', 'parquet', 'rosbag2')
+SUFFIXES = {'.hdf5': 'hdf5', '.h5': 'hdf5', '.npz': 'npz', '.csv': 'csv',
+            '.parquet': 'parquet', '.mcap': 'rosbag2', '.tfrecord': 'tfrecord'}
+ALIASES = {'h5': 'hdf5', 'rlds': 'tfrecord', 'lerobot': 'parquet', 'mcap': 'rosbag2',
+           'bag': 'rosbag2'}
+# Bookkeeping columns of LeRobot-style tables; never action dimensions.
+INDEX_COLUMNS = ('episode_index', 'frame_index', 'index', 'timestamp', 'task_index')
+
+
+def natural_key(text):
+    """Sort key that orders ``demo_2`` before ``demo_10``."""
+    return [int(part) if part.isdigit() else part for part in re.split(r'(\d+)', str(text))]
+
+
+def as_episode(values, where):
+    """Return ``values`` as a ``(T, D)`` float64 array; 1-D becomes ``(T, 1)``."""
+    arr = np.asarray(values)
+    if arr.dtype.kind not in 'biuf':
+        raise DataError(f'{where}: actions must be numbers, got dtype {arr.dtype}')
+    arr = arr.astype(np.float64)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise DataError(f'{where}: an episode must be a (T, D) array, got shape {arr.shape}')
+    return arr
+
+
+def check_episodes(episodes, path):
+    """Reject empty episodes, mixed D and non-finite values, naming episode, step and dimension."""
+    if not episodes:
+        raise DataError(f'{path}: holds no episodes')
+    dim = episodes[0].shape[1]
+    for i, ep in enumerate(episodes):
+        if ep.shape[0] == 0 or ep.shape[1] == 0:
+            raise DataError(f'{path}: episode {i} is empty (shape {ep.shape})')
+        if ep.shape[1] != dim:
+            raise DataError(f'{path}: episode {i} has {ep.shape[1]} action dimensions, '
+                            f'episode 0 has {dim}')
+        bad = np.argwhere(~np.isfinite(ep))
+        if bad.size:
+            step, d = (int(v) for v in bad[0])
+            raise DataError(f'{path}: episode {i} step {step} dimension {d} is not finite: '
+                            f'{ep[step, d]!r} ({len(bad)} non-finite values in this episode)')
+    return episodes
+
+
+def split_by_episode(actions, episode_index, where, frame_index=None):
+    """Split ``actions (N, D)`` into episodes by ``episode_index (N,)``, ordered by frame."""
+    episode_index = np.asarray(episode_index)
+    if episode_index.shape != (len(actions),):
+        raise DataError(f'{where}: episode_index has shape {episode_index.shape}, actions have '
+                        f'{len(actions)} rows')
+    order_key = np.arange(len(actions)) if frame_index is None else np.asarray(frame_index)
+    order = np.lexsort((order_key, episode_index))
+    actions, episode_index = actions[order], episode_index[order]
+    cuts = np.flatnonzero(np.diff(episode_index)) + 1
+    return np.split(actions, cuts)
+
+
+def read_hdf5(path, key=None):
+    """Read robomimic / robosuite ``data/<demo_k>/<key>`` (default ``actions``), by demo number."""
+    import h5py
+    key = key or 'actions'
+    try:
+        with h5py.File(path, 'r') as f:
+            if 'data' not in f or not isinstance(f['data'], h5py.Group):
+                raise DataError(f'{path}: no group "data" (robomimic layout data/demo_k/'
+                                f'{key}); top-level keys: {", ".join(sorted(f)) or "none"}')
+            episodes = []
+            for name in sorted(f['data'], key=natural_key):
+                demo = f['data'][name]
+                if not isinstance(demo, h5py.Group):
+                    continue
+                if key not in demo or not isinstance(demo[key], h5py.Dataset):
+                    found = []
+                    demo.visititems(lambda n, o: found.append(n)
+                                    if isinstance(o, h5py.Dataset) else None)
+                    raise DataError(f'{path}: data/{name} has no dataset {key!r}; available: '
+                                    f'{", ".join(sorted(found)) or "none"}')
+                episodes.append(as_episode(demo[key][()], f'{path}: data/{name}/{key}'))
+    except (OSError, KeyError, ValueError, RuntimeError) as exc:
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(f'{path}: cannot be read as HDF5: {exc}') from None
+    return episodes
+
+
+def read_npz(path, key=None):
+    """
+    Read ``.npz``: ``actions`` as (T, D) or (E, T, D), optionally split by ``episode_index``.
+
+    Without an ``actions`` array (and no ``key`` given) every array is one episode, in
+    natural name order (``arr_2`` before ``arr_10``).
+    """
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {name: z[name] for name in z.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise DataError(f'{path}: cannot be read as .npz: {exc}') from None
+    name = key or 'actions'
+    if name not in arrays:
+        if key is not None or not arrays:
+            raise DataError(f'{path}: no array {name!r}; available: '
+                            f'{", ".join(sorted(arrays)) or "none"}')
+        return [as_episode(arrays[n], f'{path}: {n}') for n in sorted(arrays, key=natural_key)]
+    actions = arrays[name]
+    where = f'{path}: {name}'
+    if actions.ndim == 3:
+        return [as_episode(ep, f'{where}[{i}]') for i, ep in enumerate(actions)]
+    actions = as_episode(actions, where)
+    if 'episode_index' in arrays:
+        return split_by_episode(actions, arrays['episode_index'], where,
+                                arrays.get('frame_index'))
+    return [actions]
+
+
+def _float_or_none(text):
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def read_csv(path, key=None):
+    """
+    Read ``.csv`` with a header row: one row per step.
+
+    Action columns are those named by ``key`` (comma-separated), else every numeric column
+    except bookkeeping ones (episode_index, frame_index, index, timestamp, task_index).
+    Rows are split by ``episode_index`` and ordered by ``frame_index`` when present.
+    """
+    try:
+        with open(path, newline='') as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f'{path}: cannot be read as CSV: {exc}') from None
+    if len(rows) < 2:
+        raise DataError(f'{path}: needs a header row and at least one data row')
+    header = [h.strip() for h in rows[0]]
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise DataError(f'{path}: line {line} has {len(row)} fields, the header has '
+                            f'{len(header)}')
+    columns = {h: [row[i].strip() for row in rows[1:]] for i, h in enumerate(header)}
+
+    def numeric(name):
+        values = [float('nan') if v == '' else _float_or_none(v) for v in columns[name]]
+        return None if any(v is None for v in values) else np.array(values)
+
+    if key:
+        names = [k.strip() for k in key.split(',') if k.strip()]
+        for name in names:
+            if name not in columns:
+                raise DataError(f'{path}: no column {name!r}; available: {", ".join(header)}')
+            if numeric(name) is None:
+                raise DataError(f'{path}: column {name!r} is not numeric')
+    else:
+        names = [h for h in header if h not in INDEX_COLUMNS and numeric(h) is not None]
+        if not names:
+            raise DataError(f'{path}: no numeric action columns; columns: {", ".join(header)}')
+    actions = np.stack([numeric(n) for n in names], axis=1)
+    if 'episode_index' in columns:
+        episode_index = numeric('episode_index')
+        if episode_index is None:
+            raise DataError(f'{path}: column episode_index is not numeric')
+        frame = numeric('frame_index') if 'frame_index' in columns else None
+        return split_by_episode(actions, episode_index, path, frame)
+    return [actions]
+
+
+def read_parquet(path, key=None):
+    """Read LeRobot parquet file(s): list column ``action`` grouped by ``episode_index``."""
+    from robotok_ros.data.lerobot import read_parquet_episodes
+    return read_parquet_episodes(path, key)
+
+
+def read_rosbag2(path, key=None):
+    """Read a rosbag2 folder or ``.mcap`` file through ``robotok_ros.data.bags``."""
+    try:
+        from robotok_ros.data.bags import read_bag_episodes
+    except ModuleNotFoundError as exc:
+        needed = 'robotok_ros.data.bags' if exc.name and exc.name.startswith(
+            'robotok_ros') else exc.name
+        raise DataError(f'{path}: reading rosbag2 needs {needed}') from None
+    return read_bag_episodes(path, key)
+
+
+READERS = {'hdf5': read_hdf5, 'npz': read_npz, 'csv': read_csv, 'parquet': read_parquet,
+           'rosbag2': read_rosbag2}
+
+
+def detect_format(path):
+    """Return the format name of ``path`` from its suffix or folder layout, or None."""
+    path = Path(path)
+    if path.is_dir():
+        if (path / 'metadata.yaml').is_file():
+            return 'rosbag2'
+        if (path / 'meta' / 'info.json').is_file() or any((path / 'data').glob('**/*.parquet')):
+            return 'parquet'
+        return None
+    if TFRECORD_NAME.search(path.name):
+        return 'tfrecord'
+    return SUFFIXES.get(path.suffix.lower())
+
+
+def _read_one(path, fmt, key, dim):
+    if fmt == 'tfrecord':
+        return read_tfrecord_episodes(path, key, dim)
+    return READERS[fmt](path, key)
+
+
+def read_episodes(path, fmt=None, key=None, dim=None):
+    """
+    Read every episode in ``path`` as a list of ``(T, D)`` float64 arrays.
+
+    ``fmt`` overrides the suffix (one of hdf5, tfrecord, npz, csv, parquet, rosbag2);
+    ``key`` names the action dataset / feature / column; ``dim`` is D for flattened
+    TFRecord features.  A plain folder is read file by file in natural name order.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f'{path}: no such file or folder')
+    if fmt is not None:
+        fmt = ALIASES.get(str(fmt).lower(), str(fmt).lower())
+        if fmt not in FORMATS:
+            raise DataError(f'{path}: unknown format {fmt!r}; supported: {", ".join(FORMATS)}')
+    else:
+        fmt = detect_format(path)
+    if fmt is None and path.is_dir():
+        files = [p for p in sorted(path.iterdir(), key=lambda p: natural_key(p.name))
+                 if detect_format(p) is not None]
+        if not files:
+            raise DataError(f'{path}: folder holds no supported files (suffixes: '
+                            f'{", ".join(sorted(SUFFIXES))}, .tfrecord-NNNNN-of-NNNNN, '
+                            'rosbag2 folders, LeRobot datasets)')
+        episodes = []
+        for file in files:
+            episodes.extend(read_episodes(file, key=key, dim=dim))
+        return check_episodes(episodes, path)
+    if fmt is None:
+        raise DataError(f'{path}: unknown file type {path.suffix!r}; supported: '
+                        f'{", ".join(sorted(SUFFIXES))} (or a rosbag2 / LeRobot folder)')
+    episodes = [as_episode(ep, f'{path}: episode {i}')
+                for i, ep in enumerate(_read_one(path, fmt, key, dim))]
+    return check_episodes(episodes, path)
