@@ -22,6 +22,8 @@ from robotok_ros.tokenizers.base import (ActionTokenizer, check_actions, check_t
                                          reject_out_of_range)
 
 LAYOUTS = ('shared', 'per_dimension')
+# Rows per block in the uniform fast path: 8192 x 7 float64 is ~0.5 MB, cache resident.
+BLOCK_ROWS = 8192
 
 
 def _check_int(name, value, lo, hi=None):
@@ -101,6 +103,10 @@ class UniformTokenizer(_IndexedBins):
         # decode: value = lo + (bin + c) * width with bin = id - id_lo (exact in float64).
         self._dec_mul = width
         self._dec_add = lo + self._edge_centre * width
+        self._scale_t, self._bias_t = self._tile(self._scale), self._tile(self._bias)
+        self._dec_mul_t, self._dec_add_t = self._tile(width), self._tile(self._dec_add)
+        self._id_lo_t = self._tile(self._id_lo, np.int64)
+        self._has_offset = bool(self._id_lo.any())
 
     def fit(self, episodes):
         """Set the profile's ranges to the data's min/max (and q01/q99)."""
@@ -108,40 +114,63 @@ class UniformTokenizer(_IndexedBins):
         self._set_ranges()
         return self
 
+    def _tile(self, values, dtype=np.float64):
+        # numpy broadcasts a (D,) operand over rows with an inner loop of only D elements;
+        # operating on flat blocks against pre-tiled constants keeps every pass SIMD-wide.
+        return np.tile(np.asarray(values, dtype=dtype), BLOCK_ROWS)
+
     def encode(self, actions):
         """Actions ``(..., D)`` -> ids ``(..., D)`` int64; out-of-range values clip (counted)."""
         arr = np.asarray(actions, dtype=np.float64)
         if arr.ndim == 0 or arr.shape[-1] != self.dim:
             check_actions(arr, self.dim)
-        t = arr * self._scale
-        t += self._bias
-        flat = _flat(t, self.dim)
-        if flat.size == 0:
-            self._record_clips(np.zeros(self.dim))
-            return np.zeros(arr.shape, dtype=np.int64)
-        lo, hi = flat.min(axis=0), flat.max(axis=0)
-        if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
-            check_actions(arr, self.dim)
-        top = self.n_bins - 1
+        flat = np.ascontiguousarray(arr).reshape(-1)
+        ids = np.empty(flat.shape, dtype=np.int64)
+        clips = np.zeros(self.dim, dtype=np.int64)
+        step = BLOCK_ROWS * self.dim
+        # Blocks that fit in cache: the passes below then cost about one trip to memory.
+        for start in range(0, len(flat), step):
+            clips += self._encode_block(flat[start:start + step], ids[start:start + step])
+        self._record_clips(clips)
+        return ids.reshape(arr.shape)
+
+    def _encode_block(self, block, out):
+        n = len(block)
+        t = np.multiply(block, self._scale_t[:n])
+        t += self._bias_t[:n]
+        # t is in bin units for every dimension, so whole-block reductions check the range;
+        # per-dimension work happens only when something is out of range.
+        lo, hi = t.min(), t.max()
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            check_actions(block.reshape(-1, self.dim), self.dim)
         # A value exactly at max lands on t == span; allow for its rounding.
         span = self._span() * (1 + 1e-12)
-        if (lo >= -1e-9).all() and (hi <= span).all():
-            self._record_clips(np.zeros(self.dim))
-        else:
-            self._record_clips(((flat < -1e-9) | (flat > span)).sum(axis=0))
-        np.clip(t, 0, top, out=t)
-        ids = t.astype(np.int64)
-        ids += self._id_lo
-        return ids
+        clips = 0
+        if lo < -1e-9 or hi > span:
+            clips = ((t < -1e-9) | (t > span)).reshape(-1, self.dim).sum(axis=0)
+        np.clip(t, 0, self.n_bins - 1, out=t)
+        out[...] = t  # float -> int64 truncation: floor, since t >= 0
+        if self._has_offset:
+            out += self._id_lo_t[:n]
+        return clips
 
     def decode(self, tokens):
         """Ids ``(..., D)`` -> actions ``(..., D)`` float64 at bin centres (RT-1: lower edges)."""
-        ids = self._bins_of(tokens)
-        out = ids.astype(np.float64)
-        out -= self._id_lo
-        out *= self._dec_mul
-        out += self._dec_add
-        return out
+        ids = check_token_array(tokens, self.dim)
+        flat = np.ascontiguousarray(ids).reshape(-1)
+        out = np.empty(flat.shape)
+        step = BLOCK_ROWS * self.dim
+        for start in range(0, len(flat), step):
+            block = out[start:start + step]
+            n = len(block)
+            # Bin numbers as floats (exact below 2**53); their range checks every dimension.
+            np.subtract(flat[start:start + step], self._id_lo_t[:n], out=block,
+                        casting='unsafe')
+            if block.min() < 0 or block.max() > self.n_bins - 1:
+                reject_out_of_range(ids, self._id_lo, self._id_hi)
+            block *= self._dec_mul_t[:n]
+            block += self._dec_add_t[:n]
+        return out.reshape(ids.shape)
 
 
 class RT1Tokenizer(UniformTokenizer):
@@ -158,6 +187,7 @@ class RT1Tokenizer(UniformTokenizer):
         # Decoding lands exactly on a lower edge; a 1e-9-bin nudge keeps rounding from putting
         # it one bin down on re-encode (RT-1's own code has that off-by-one).
         self._bias = self._bias + 1e-9
+        self._bias_t = self._tile(self._bias)
 
 
 class QuantileTokenizer(_IndexedBins):
