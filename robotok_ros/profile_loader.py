@@ -23,9 +23,13 @@ GRIPPER_KEYS = {'dimension', 'mode', 'open_value', 'closed_value', 'command_open
 SAFETY_KEYS = {'max_linear_speed', 'max_angular_speed'}
 
 
+def _env_dirs():
+    return [Path(p) for p in os.environ.get('ROBOTOK_PROFILE_PATH', '').split(os.pathsep) if p]
+
+
 def config_dirs():
     """Folders that may hold ``robots/<name>.yaml``, in search order."""
-    dirs = [Path(p) for p in os.environ.get('ROBOTOK_PROFILE_PATH', '').split(os.pathsep) if p]
+    dirs = _env_dirs()
     dirs.append(Path(__file__).resolve().parent.parent / 'config')
     try:
         from ament_index_python.packages import get_package_share_directory
@@ -35,11 +39,21 @@ def config_dirs():
     return dirs
 
 
+def _robot_dirs():
+    # A ROBOTOK_PROFILE_PATH entry may be a config folder (holding robots/) or the folder of
+    # YAML files itself: pointing at the wrong level of the tree is an easy mistake to make.
+    env = _env_dirs()
+    for base in config_dirs():
+        yield base / 'robots'
+        if base in env:
+            yield base
+
+
 def list_profiles():
     """Names of every profile found, sorted."""
     names = set()
-    for base in config_dirs():
-        names.update(p.stem for p in (base / 'robots').glob('*.yaml'))
+    for folder in _robot_dirs():
+        names.update(p.stem for p in folder.glob('*.yaml'))
     return sorted(names)
 
 
@@ -48,20 +62,58 @@ def find_profile(name_or_path):
     text = str(name_or_path)
     if text.endswith(('.yaml', '.yml')) or os.sep in text:
         path = Path(text)
-        if not path.is_file():
+        if not path.exists():
             raise ConfigError(f'profile file {text!r} does not exist')
+        if not path.is_file():
+            raise ConfigError(f'profile file {text!r} is not a file')
         return path
-    for base in config_dirs():
-        path = base / 'robots' / f'{text}.yaml'
+    for folder in _robot_dirs():
+        path = folder / f'{text}.yaml'
         if path.is_file():
             return path
-    raise ConfigError(f'unknown robot profile {text!r}; known: {", ".join(list_profiles())}')
+    known = ', '.join(list_profiles()) or '(none found)'
+    raise ConfigError(f'unknown robot profile {text!r}; known: {known}')
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that rejects a key given twice (PyYAML silently keeps the last one)."""
+
+
+def _construct_unique_mapping(loader, node, deep=False):
+    seen = set()
+    for key_node, _ in node.value:
+        if key_node.tag == 'tag:yaml.org,2002:merge':
+            continue
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            duplicate = key in seen
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                None, None, f'unhashable key {key!r}', key_node.start_mark) from None
+        if duplicate:
+            raise yaml.constructor.ConstructorError(
+                None, None, f'key {key!r} appears twice', key_node.start_mark)
+        seen.add(key)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+                                 _construct_unique_mapping)
+
+
+def _yaml_problem(exc):
+    # str(YAMLError) spans several lines; a CLI error must stay on one line.
+    problem = getattr(exc, 'problem', None) or str(exc).splitlines()[0]
+    mark = getattr(exc, 'problem_mark', None)
+    where = f' at line {mark.line + 1}, column {mark.column + 1}' if mark is not None else ''
+    return f'{problem}{where}'
 
 
 def _check_keys(data, allowed, source, where):
     if not isinstance(data, dict):
         raise ConfigError(f'{source}: {where} must be a mapping, got {data!r}')
-    unknown = sorted(set(data) - allowed)
+    # str() sort key: YAML keys may be ints or None, which do not compare with strings.
+    unknown = sorted(set(data) - allowed, key=str)
     if unknown:
         raise ConfigError(f'{source}: unknown key {where + "." if where else ""}{unknown[0]} '
                           f'(allowed: {", ".join(sorted(allowed))})')
@@ -69,6 +121,9 @@ def _check_keys(data, allowed, source, where):
 
 def profile_from_dict(data, source='<dict>'):
     """Build a validated RobotProfile from parsed YAML; ``source`` names it in errors."""
+    if data is None:
+        raise ConfigError(f'{source}: the profile is empty; expected a mapping with keys '
+                          f'{", ".join(REQUIRED_TOP)}')
     if not isinstance(data, dict):
         raise ConfigError(f'{source}: a profile must be a mapping at the top level, '
                           f'got {type(data).__name__}')
@@ -100,7 +155,9 @@ def profile_from_dict(data, source='<dict>'):
         if key not in data['safety']:
             raise ConfigError(f'{source}: safety is missing required key {key}')
     safety = Safety(source=source, **data['safety'])
-    return RobotProfile(name=data['name'], description=str(data.get('description', '')),
+    description = data.get('description')
+    description = '' if description is None else str(description)
+    return RobotProfile(name=data['name'], description=description,
                         frame_id=data['frame_id'], control_rate_hz=data['control_rate_hz'],
                         dimensions=tuple(dims), gripper=gripper, safety=safety, source=source)
 
@@ -111,9 +168,11 @@ def load_profile(name_or_path):
         return name_or_path
     path = find_profile(name_or_path)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(encoding='utf-8'), Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
-        raise ConfigError(f'{path}: not valid YAML: {exc}') from None
+        raise ConfigError(f'{path}: not valid YAML: {_yaml_problem(exc)}') from None
+    except UnicodeDecodeError:
+        raise ConfigError(f'{path}: not UTF-8 text') from None
     except OSError as exc:
         raise ConfigError(f'{path}: cannot be read: {exc.strerror}') from None
     return profile_from_dict(data, source=str(path))

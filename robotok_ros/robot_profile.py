@@ -52,6 +52,11 @@ class Dimension:
         if not isinstance(self.name, str) or not self.name:
             raise ConfigError(f'{_where(self.source, "dimensions.name")} must be a non-empty '
                               f'string, got {self.name!r}')
+        if self.unit is None:
+            object.__setattr__(self, 'unit', '')
+        if not isinstance(self.unit, str):
+            raise ConfigError(f'{_where(self.source, key + ".unit")} must be a string, '
+                              f'got {self.unit!r}')
         for attr, yaml_key in (('low', 'min'), ('high', 'max'), ('scale', 'scale')):
             object.__setattr__(self, attr, _finite(getattr(self, attr), self.source,
                                                    f'{key}.{yaml_key}'))
@@ -92,6 +97,9 @@ class Gripper:
     source: str = field(default='', compare=False, repr=False)
 
     def __post_init__(self):
+        if not isinstance(self.dimension, str) or not self.dimension:
+            raise ConfigError(f'{_where(self.source, "gripper.dimension")} must be a non-empty '
+                              f'string, got {self.dimension!r}')
         for attr in ('open_value', 'closed_value', 'command_open', 'command_closed'):
             object.__setattr__(self, attr, _finite(getattr(self, attr), self.source,
                                                    f'gripper.{attr}'))
