@@ -224,6 +224,25 @@ def test_quantile_normalization_covers_values_beyond_q99():
     assert (err <= tok.error_bound()[0] * (1 + 1e-9)).all()
 
 
+def test_norm_clip_limits_the_alphabet_and_clips_to_its_box():
+    stats = fit_ranges(smooth_episodes(20), PROFILE).dimensions
+    # min/max ten times the usual range, as rare glitches make them in real datasets.
+    profile = PROFILE.with_ranges(PROFILE.lows * 10, PROFILE.highs * 10,
+                                  [d.q01 for d in stats], [d.q99 for d in stats])
+    wide = FASTTokenizer(profile, horizon=H, scale=10, vocab=2000, normalization='quantile')
+    tok = FASTTokenizer(profile, horizon=H, scale=10, vocab=300, normalization='quantile',
+                        norm_clip=2)
+    assert tok.coeff_clip == int(np.ceil(10 * np.sqrt(H) * 2)) < wide.coeff_clip
+    chunks = np.random.default_rng(6).uniform(profile.lows, profile.highs, (500, H, 7))
+    decoded = tok.decode(tok.encode(chunks))
+    assert tok.last_coeff_clip_counts.sum() == 0 and tok.last_clip_counts.sum() > 0
+    q01, q99 = (np.array([getattr(d, q) for d in profile.dimensions]) for q in ('q01', 'q99'))
+    centre, half = (q01 + q99) / 2, (q99 - q01) / 2
+    box = np.clip(chunks, centre - 2 * half, centre + 2 * half)
+    err = np.sqrt(((decoded - box) ** 2).mean(axis=1))
+    assert (err <= tok.error_bound()[0] * (1 + 1e-9)).all()
+
+
 def test_short_episodes_give_one_held_chunk():
     ep = np.arange(12, dtype=float).reshape(4, 3)
     chunks = sliding_chunks([ep, np.zeros((12, 3))], 6, stride=3)

@@ -12,10 +12,13 @@ chunks decode to the wrong length.  Here each integer in the clipped range
 [-M, M] is one character of the Unicode private use area, all 2M + 1 of them
 are in the BPE base alphabet, and coefficients are clipped to [-M, M]
 (counted), so every chunk encodes and decodes to exactly H x D coefficients.
-With the default M = ceil(scale * sqrt(H) * B) (B = largest normalised value
-the profile's range allows; 1 for ``normalization='range'``) no coefficient of
-an in-range chunk can clip, because an orthonormal basis vector has L1 norm
-<= sqrt(H).  The rounding error e (|e| <= 0.5 per coefficient) then maps back
+Actions are first clipped to the profile's range (and, with ``norm_clip``, to
+that many half-ranges of the normalisation around its centre; useful with
+``normalization='quantile'`` when min/max hold rare glitches), counted in
+``clip_counts``.  With the default M = ceil(scale * sqrt(H) * B) (B = largest
+normalised value that box allows; 1 for ``normalization='range'``) no
+coefficient of a clipped chunk can exceed M, because an orthonormal basis
+vector has L1 norm <= sqrt(H).  The rounding error e (|e| <= 0.5 per coefficient) then maps back
 through the orthonormal inverse DCT to at most ``0.5 / scale`` RMS over a
 chunk and ``0.5 sqrt(H) / scale`` at any step, times the half-range of the
 normalisation (see ``error_bound``).
@@ -92,7 +95,7 @@ class FASTTokenizer(ActionTokenizer):
     learned = True
 
     def __init__(self, profile, horizon=10, scale=10.0, vocab=1024, coeff_clip=None,
-                 vocab_offset=0, normalization='range'):
+                 vocab_offset=0, normalization='range', norm_clip=None):
         super().__init__(profile)
         self.horizon = self.chunk_steps = _int_setting('horizon', horizon, 1, 1000)
         if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not (
@@ -104,6 +107,11 @@ class FASTTokenizer(ActionTokenizer):
             raise ConfigError(f'normalization must be one of {NORMALIZATIONS}, '
                               f'got {normalization!r}')
         self.normalization = normalization
+        if norm_clip is not None and (isinstance(norm_clip, bool) or not isinstance(
+                norm_clip, (int, float)) or not norm_clip >= 1 or not math.isfinite(norm_clip)):
+            raise ConfigError(f'norm_clip must be a finite number >= 1 or null, got '
+                              f'{norm_clip!r}')
+        self.norm_clip = None if norm_clip is None else float(norm_clip)
         self._set_normalization()
         bound = math.ceil(self.scale * math.sqrt(self.horizon) * self._norm_bound)
         if coeff_clip is None:
@@ -133,8 +141,14 @@ class FASTTokenizer(ActionTokenizer):
         else:
             lo, hi = p.lows, p.highs
         self._centre, self._half = 0.5 * (lo + hi), 0.5 * (hi - lo)
-        self._norm_bound = float(np.max(np.maximum(np.abs(p.lows - self._centre),
-                                                   np.abs(p.highs - self._centre)) / self._half))
+        # Actions are clipped to this box: the profile's range, within norm_clip half-ranges.
+        self._box_lo, self._box_hi = p.lows, p.highs
+        if self.norm_clip is not None:
+            self._box_lo = np.maximum(p.lows, self._centre - self.norm_clip * self._half)
+            self._box_hi = np.minimum(p.highs, self._centre + self.norm_clip * self._half)
+        self._norm_bound = float(np.max(np.maximum(np.abs(self._box_lo - self._centre),
+                                                   np.abs(self._box_hi - self._centre))
+                                        / self._half))
 
     def alphabet(self):
         """Return the 2M + 1 base characters, coefficient -M first."""
@@ -142,10 +156,11 @@ class FASTTokenizer(ActionTokenizer):
 
     def error_bound(self):
         """
-        Worst-case decode error of an in-range chunk, per dimension, in action units.
+        Worst-case decode error per dimension, in action units, against the clipped chunk.
 
         Returns ``(rms, peak)``, each ``(D,)``: the RMS over a chunk's H steps and
-        the largest error at one step, valid while no coefficient clips.
+        the largest error at one step, valid while no coefficient clips (always
+        with the default ``coeff_clip``).
         """
         rms = self._half * 0.5 / self.scale
         return rms, rms * math.sqrt(self.horizon)
@@ -163,8 +178,7 @@ class FASTTokenizer(ActionTokenizer):
 
         Returns ``(coeffs, action_clips (D,), coeff_clips (D,))``.
         """
-        lows, highs = self.profile.lows, self.profile.highs
-        clipped = np.clip(chunks, lows, highs)
+        clipped = np.clip(chunks, self._box_lo, self._box_hi)
         action_clips = (clipped != chunks).sum(axis=(0, 1))
         coef = np.rint(dct((clipped - self._centre) / self._half, axis=1, norm='ortho')
                        * self.scale)
@@ -253,7 +267,7 @@ class FASTTokenizer(ActionTokenizer):
         """Return the constructor keyword arguments, with the resolved coefficient clip."""
         return {'horizon': self.horizon, 'scale': self.scale, 'vocab': self.vocab,
                 'coeff_clip': self.coeff_clip, 'vocab_offset': self.vocab_offset,
-                'normalization': self.normalization}
+                'normalization': self.normalization, 'norm_clip': self.norm_clip}
 
     # -- decoding ------------------------------------------------------------------------------
     def _checked_ids(self, seqs):
@@ -296,7 +310,7 @@ class FASTTokenizer(ActionTokenizer):
                 coeffs[i, :min(count, n)] = symbols[start:start + min(count, n)]
         norm = idct(coeffs.reshape(-1, self.horizon, self.dim) / self.scale, axis=1,
                     norm='ortho')
-        return np.clip(norm * self._half + self._centre, self.profile.lows, self.profile.highs)
+        return np.clip(norm * self._half + self._centre, self._box_lo, self._box_hi)
 
     def _length_fix(self, index, count):
         n = self.horizon * self.dim
