@@ -1,0 +1,140 @@
+"""
+Read robotok episode bags (rosbag2 / MCAP, written by ``episode_recorder``) without ROS.
+
+A bag holds ``/robotok/teleop_action`` (Float64MultiArray, layout ``[T, D]``,
+the first dimension's label ``step=<i>;stamp=<ns>``), ``/robotok/teleop_tokens``
+(Int32MultiArray, same label) and ``/robotok/episode_metadata`` (JSON text).
+Messages are matched by step index, not by arrival order.
+"""
+
+from dataclasses import dataclass, field
+import json
+from pathlib import Path
+from typing import List
+
+import numpy as np
+from robotok_ros.errors import DataError
+from robotok_ros.nodes.recorder_core import (ACTION_TOPIC, METADATA_TOPIC, TOKENS_TOPIC,
+                                             typestore)
+from robotok_ros.nodes.teleop_core import parse_step_label
+
+
+@dataclass
+class BagEpisode:
+    """
+    One recorded episode.
+
+    ``actions``: (T, D) float64; ``steps``: (T,) step indices; ``stamps_ns``: (T,);
+    ``token_messages``: one (N,) int64 array per token message, ``token_steps``
+    the step index each starts at; ``metadata``: the recorder's JSON metadata.
+    """
+
+    path: Path
+    actions: np.ndarray
+    steps: np.ndarray
+    stamps_ns: np.ndarray
+    token_messages: List[np.ndarray] = field(default_factory=list)
+    token_steps: List[int] = field(default_factory=list)
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def task(self):
+        """Return the task text recorded with the episode ('' when none)."""
+        return str(self.metadata.get('task', ''))
+
+    def step_tokens(self):
+        """Return per-step token ids ``(T, D)`` for per-step tokenizers (else DataError)."""
+        sizes = {len(t) for t in self.token_messages}
+        dim = self.actions.shape[1]
+        if sizes and sizes != {dim}:
+            raise DataError(f'{self.path}: token messages hold {sorted(sizes)} ids, not one '
+                            f'step of {dim}; it was recorded with a chunk tokenizer')
+        by_step = dict(zip(self.token_steps, self.token_messages))
+        missing = [int(s) for s in self.steps if int(s) not in by_step]
+        if missing:
+            raise DataError(f'{self.path}: no tokens recorded for step {missing[0]} '
+                            f'({len(missing)} steps without tokens)')
+        return np.stack([by_step[int(s)] for s in self.steps]) if len(self.steps) else \
+            np.zeros((0, dim), dtype=np.int64)
+
+
+def _is_bag(path):
+    return path.is_file() and path.suffix == '.mcap' or path.is_dir() and (
+        (path / 'metadata.yaml').exists() or any(path.glob('*.mcap')))
+
+
+def find_bags(path):
+    """Return bag folders: ``path`` itself when it is a bag, else the bags directly inside it."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f'{path}: no such file or folder')
+    if _is_bag(path):
+        return [path]
+    bags = sorted(p for p in path.iterdir() if _is_bag(p)) if path.is_dir() else []
+    if not bags:
+        raise DataError(f'{path}: no rosbag2 bags here (a bag is a folder with '
+                        'metadata.yaml and a .mcap file)')
+    return bags
+
+
+def _label(msg):
+    dims = msg.layout.dim
+    return parse_step_label(dims[0].label) if dims else None
+
+
+def read_bag(path, action_topic=ACTION_TOPIC, tokens_topic=TOKENS_TOPIC):
+    """Read one episode bag into a BagEpisode; any problem is a DataError naming the bag."""
+    from rosbags.rosbag2 import Reader
+    from rosbags.rosbag2.errors import ReaderError
+    path = Path(path)
+    if path.is_dir() and not (path / 'metadata.yaml').exists():
+        raise DataError(f'{path}: no metadata.yaml: the recorder was killed before its first '
+                        f'flush; run `robotok repair-bag {path}`')
+    store = typestore()
+    rows, steps, stamps, tokens, token_steps, metadata = [], [], [], [], [], {}
+    try:
+        with Reader(path) as reader:
+            topics = {c.topic for c in reader.connections}
+            if action_topic not in topics:
+                raise DataError(f'{path}: no topic {action_topic} (topics: {sorted(topics)})')
+            for conn, t_ns, raw in reader.messages():
+                if conn.topic == METADATA_TOPIC:
+                    metadata = json.loads(store.deserialize_cdr(raw, conn.msgtype).data)
+                elif conn.topic == action_topic:
+                    msg = store.deserialize_cdr(raw, conn.msgtype)
+                    dims = msg.layout.dim
+                    dim = dims[1].size if len(dims) > 1 else len(msg.data)
+                    block = np.asarray(msg.data, dtype=np.float64).reshape(-1, dim)
+                    step, stamp = _label(msg) or (len(steps), t_ns)
+                    rows.append(block)
+                    steps.extend(range(step, step + len(block)))
+                    stamps.extend([stamp] * len(block))
+                elif conn.topic == tokens_topic:
+                    msg = store.deserialize_cdr(raw, conn.msgtype)
+                    tokens.append(np.asarray(msg.data, dtype=np.int64))
+                    token_steps.append((_label(msg) or (len(token_steps), 0))[0])
+    except (ReaderError, ValueError, KeyError) as exc:
+        raise DataError(f'{path}: cannot be read as a robotok episode bag ({exc}); if the '
+                        f'recorder was killed, run `robotok repair-bag {path}`') from None
+    dim = rows[0].shape[1] if rows else len(metadata.get('robot_profile', {}).get(
+        'dimensions', [])) or 0
+    actions = np.concatenate(rows) if rows else np.zeros((0, dim))
+    return BagEpisode(path, actions, np.asarray(steps, dtype=np.int64),
+                      np.asarray(stamps, dtype=np.int64), tokens, token_steps, metadata)
+
+
+def read_bag_episodes(path, key=None):
+    """
+    Return the continuous actions of every bag under ``path``: a list of ``(T, D)`` arrays.
+
+    ``key``: the action topic (default ``/robotok/teleop_action``).  Empty
+    episodes are skipped; none at all is a DataError.
+    """
+    episodes = []
+    for bag in find_bags(path):
+        ep = read_bag(bag, action_topic=key or ACTION_TOPIC)
+        if len(ep.actions):
+            episodes.append(ep.actions)
+    if not episodes:
+        raise DataError(f'{path}: the bags hold no actions on {key or ACTION_TOPIC}')
+    return episodes

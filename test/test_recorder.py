@@ -1,0 +1,160 @@
+"""Episode bags: every message written is read back, metadata present, crash durability."""
+
+import json
+from pathlib import Path
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from robotok_ros.data.bags import read_bag, read_bag_episodes
+from robotok_ros.errors import DataError
+from robotok_ros.nodes.recorder_core import (ACTION_TOPIC, ACTION_TYPE, bag_mcap, episode_path,
+                                             EpisodeWriter, next_episode_index, repair_bag,
+                                             TOKENS_TOPIC, TOKENS_TYPE, typestore)
+from robotok_ros.nodes.teleop_core import step_label
+from rosbags.rosbag2 import Reader
+
+TOPICS = {TOKENS_TOPIC: TOKENS_TYPE, ACTION_TOPIC: ACTION_TYPE}
+STORE = typestore()
+
+
+def _array_msg(msgtype, values, step, dim):
+    types = STORE.types
+    dims = [types['std_msgs/msg/MultiArrayDimension'](label=step_label(step, 1000 + step),
+                                                      size=len(values) // dim,
+                                                      stride=len(values)),
+            types['std_msgs/msg/MultiArrayDimension'](label='action', size=dim, stride=dim)]
+    layout = types['std_msgs/msg/MultiArrayLayout'](dim=dims, data_offset=0)
+    dtype = np.int32 if msgtype == TOKENS_TYPE else np.float64
+    msg = types[msgtype](layout=layout, data=np.asarray(values, dtype=dtype))
+    return bytes(STORE.serialize_cdr(msg, msgtype))
+
+
+def write_steps(writer, actions, start=0):
+    """Write one token and one action message per row of ``actions`` (T, D)."""
+    for i, row in enumerate(actions):
+        step = start + i
+        writer.write(ACTION_TOPIC, 1000 + step, _array_msg(ACTION_TYPE, row, step, len(row)))
+        writer.write(TOKENS_TOPIC, 1000 + step,
+                     _array_msg(TOKENS_TYPE, np.arange(len(row)) + step, step, len(row)))
+
+
+def test_every_written_message_is_read_back_with_metadata(tmp_path):
+    actions = np.random.default_rng(0).normal(size=(500, 7))
+    writer = EpisodeWriter(tmp_path / 'ep', TOPICS, {'task': 'stack the cups',
+                                                     'episode_index': 4})
+    write_steps(writer, actions)
+    writer.close()
+    with Reader(tmp_path / 'ep') as reader:
+        counts = {c.topic: c.msgcount for c in reader.connections}
+    assert counts[ACTION_TOPIC] == 500 and counts[TOKENS_TOPIC] == 500
+    ep = read_bag(tmp_path / 'ep')
+    np.testing.assert_array_equal(ep.actions, actions)
+    np.testing.assert_array_equal(ep.steps, np.arange(500))
+    assert ep.task == 'stack the cups' and ep.metadata['episode_index'] == 4
+    np.testing.assert_array_equal(ep.step_tokens()[3], np.arange(7) + 3)
+    assert [a.shape for a in read_bag_episodes(tmp_path)] == [(500, 7)]
+
+
+def test_flushed_bag_is_readable_while_still_open(tmp_path):
+    writer = EpisodeWriter(tmp_path / 'ep', TOPICS, {})
+    write_steps(writer, np.zeros((40, 7)))
+    writer.flush()
+    assert read_bag(tmp_path / 'ep').actions.shape == (40, 7)
+    write_steps(writer, np.ones((10, 7)), start=40)
+    writer.flush()
+    assert read_bag(tmp_path / 'ep').actions.shape == (50, 7)
+    writer.close()
+    assert read_bag(tmp_path / 'ep').actions.shape == (50, 7)
+
+
+CHILD = """
+import sys
+import numpy as np
+sys.path.insert(0, {test_dir!r})
+from test_recorder import EpisodeWriter, TOPICS, write_steps
+writer = EpisodeWriter({path!r}, TOPICS, {{'task': 'killed'}})
+step = 0
+while True:
+    write_steps(writer, np.full((25, 7), float(step)), start=step)
+    step += 25
+    writer.flush()
+    print(step, flush=True)
+"""
+
+
+def test_killed_writer_leaves_a_bag_readable_up_to_its_last_flush(tmp_path):
+    path = tmp_path / 'ep'
+    code = CHILD.format(test_dir=str(Path(__file__).parent), path=str(path))
+    proc = subprocess.Popen([sys.executable, '-c', code], stdout=subprocess.PIPE, text=True)
+    try:
+        flushed = [int(proc.stdout.readline()) for _ in range(20)]
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    ep = read_bag(path)            # no repair needed
+    assert len(ep.actions) >= flushed[-1]
+    np.testing.assert_array_equal(ep.steps, np.arange(len(ep.steps)))
+    assert ep.task == 'killed'
+
+
+def test_torn_flush_is_repaired_back_to_the_last_whole_record(tmp_path):
+    path = tmp_path / 'ep'
+    writer = EpisodeWriter(path, TOPICS, {'task': 'torn'})
+    write_steps(writer, np.zeros((30, 7)))
+    writer.flush()
+    size_after_first = bag_mcap(path).stat().st_size
+    write_steps(writer, np.ones((30, 7)), start=30)
+    writer.flush()
+    # A kill in the middle of writing the second chunk: cut it in half.
+    mcap = bag_mcap(path)
+    data = mcap.read_bytes()
+    mcap.write_bytes(data[:size_after_first + (len(data) - size_after_first) // 2])
+    with pytest.raises(DataError, match='repair-bag'):
+        read_bag(path)
+    kept = repair_bag(path)
+    ep = read_bag(path)
+    assert ep.actions.shape == (30, 7) and ep.task == 'torn'
+    assert kept == 61            # metadata message + 30 actions + 30 tokens
+
+
+def test_repair_leaves_a_clean_bag_alone(tmp_path):
+    writer = EpisodeWriter(tmp_path / 'ep', TOPICS, {})
+    write_steps(writer, np.zeros((5, 7)))
+    writer.close()
+    before = bag_mcap(tmp_path / 'ep').read_bytes()
+    assert repair_bag(tmp_path / 'ep') == 11
+    assert bag_mcap(tmp_path / 'ep').read_bytes() == before
+
+
+def test_metadata_yaml_custom_data_holds_the_metadata(tmp_path):
+    import yaml
+    writer = EpisodeWriter(tmp_path / 'ep', TOPICS, {'robot_profile': {'name': 'test7'}})
+    writer.close()
+    info = yaml.safe_load((tmp_path / 'ep' / 'metadata.yaml').read_text())
+    custom = info['rosbag2_bagfile_information']['custom_data']
+    assert json.loads(custom['robotok'])['robot_profile'] == {'name': 'test7'}
+
+
+def test_bad_inputs_name_the_problem(tmp_path):
+    writer = EpisodeWriter(tmp_path / 'ep', TOPICS, {})
+    with pytest.raises(DataError, match='/other'):
+        writer.write('/other', 0, b'')
+    writer.close()
+    with pytest.raises(DataError, match='exists'):
+        EpisodeWriter(tmp_path / 'ep', TOPICS, {})
+    (tmp_path / 'empty').mkdir()
+    with pytest.raises(DataError, match='no rosbag2 bags'):
+        read_bag_episodes(tmp_path / 'empty')
+    with pytest.raises(DataError, match='no such file'):
+        read_bag_episodes(tmp_path / 'missing')
+
+
+def test_episode_indices_continue_after_existing_bags(tmp_path):
+    assert next_episode_index(tmp_path) == 0
+    episode_path(tmp_path, 0).mkdir()
+    episode_path(tmp_path, 7).mkdir()
+    assert next_episode_index(tmp_path) == 8
+    assert episode_path(tmp_path, 8).name == 'episode_000008'
