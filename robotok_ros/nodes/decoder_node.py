@@ -1,0 +1,203 @@
+"""
+token_decoder: policy action tokens -> MoveIt Servo twists (or pose targets) and gripper commands.
+
+A thin rclpy shell over ``decoder_core.DecoderCore``; every topic is remappable
+and the defaults connect to MoveIt Servo (``command_in_type: speed_units``) and
+a ros2_control forward gripper controller with no remapping.
+"""
+
+import time
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import PoseStamped, TwistStamped
+import numpy as np
+from rclpy.clock import Clock, ClockType
+from rclpy.duration import Duration
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from robotok_ros.errors import InvalidTokenError
+from robotok_ros.nodes.common import declare, declare_tokenizer_parameters, \
+    profile_and_tokenizer, run_node
+from robotok_ros.nodes.decoder_core import DecoderCore, integrate_pose, POLICIES, Rejected
+from std_msgs.msg import Float64MultiArray, Int32MultiArray, MultiArrayDimension
+from std_srvs.srv import SetBool
+
+NAME = 'token_decoder'
+QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+WARN_PERIOD = 2.0  # seconds between two warnings about rejected messages
+
+
+class TokenDecoder(Node):
+    """Subscribe to action tokens, publish safe commands; see the module docstring."""
+
+    def __init__(self):
+        super().__init__(NAME)
+        values = declare_tokenizer_parameters(self)
+        self.mode = declare(self, 'output_mode', 'twist', 'twist: TwistStamped for Servo; '
+                            'pose: PoseStamped targets integrated onto the measured pose.',
+                            choices=('twist', 'pose'))
+        enabled = declare(self, 'start_enabled', True, 'Move as soon as tokens arrive; false '
+                          'waits for ~/enable (use false on a real arm).')
+        timeout = declare(self, 'command_timeout', 0.5, 'Seconds without a step before the '
+                          'watchdog sends zero commands.', float_range=(0.001, 60.0))
+        repeats = declare(self, 'stop_repeats', 3, 'Zero commands sent per watchdog trip.',
+                          int_range=(1, 1000))
+        policy = declare(self, 'chunk_policy', 'replace', 'How a new chunk meets the queued '
+                         'steps of the last one.', choices=POLICIES)
+        decay = declare(self, 'ensemble_decay', 0.01, 'ACT ensemble weight exp(-m i).',
+                        float_range=(0.0, 10.0))
+        self.profile, tok = profile_and_tokenizer(values)
+        self.core = DecoderCore(self.profile, tok, policy, timeout, repeats, decay)
+        self.core.set_enabled(enabled)
+        if not self.core.has_cartesian:
+            self.get_logger().warn(f'profile {self.profile.name} has no dx..dyaw dimension: '
+                                   'twists and poses will stay zero')
+        self.dt = 1.0 / self.profile.control_rate_hz
+        self.frame = self.profile.frame_id
+        self.pose = None
+        if self.mode == 'pose':
+            self.pose_pub = self.create_publisher(PoseStamped, '/servo_node/pose_target_cmds',
+                                                  QOS)
+            self.create_subscription(PoseStamped, '/robotok/ee_pose', self.on_pose, QOS)
+        else:
+            self.twist_pub = self.create_publisher(TwistStamped, '/servo_node/delta_twist_cmds',
+                                                   QOS)
+        self.grip_pub = self.create_publisher(Float64MultiArray, '/gripper_controller/commands',
+                                              QOS)
+        self.action_pub = self.create_publisher(Float64MultiArray, '/robotok/decoded_action',
+                                                QOS)
+        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.create_subscription(Int32MultiArray, '/robotok/action_tokens', self.on_tokens, QOS)
+        self.create_service(SetBool, '~/enable', self.on_enable)
+        self.timer = self.create_timer(self.dt, self.on_tick)
+        self.create_timer(1.0, self.on_diagnostics, clock=Clock(clock_type=ClockType.STEADY_TIME))
+        self._layout = Float64MultiArray().layout
+        self._layout.dim = [MultiArrayDimension(label=','.join(self.profile.names),
+                                                size=self.profile.dim, stride=self.profile.dim)]
+        self._last_warn = -WARN_PERIOD
+        self.get_logger().info(f'{tok.describe()}; output {self.mode}, '
+                               f'{"enabled" if enabled else "disabled: call ~/enable"}')
+
+    # -- callbacks -------------------------------------------------------------------------
+    def on_tokens(self, msg):
+        """Decode one message; publish its first step at once (replace) or queue it."""
+        dims = [d.size for d in msg.layout.dim]
+        now = self.get_clock().now()
+        try:
+            ids = np.frombuffer(msg.data, dtype=np.int32)
+            cmd = self.core.on_tokens(ids, now.nanoseconds * 1e-9, dims, msg.layout.data_offset)
+        except Rejected as exc:
+            self._warn(f'rejected a token message ({exc}); '
+                       f'rejections so far: {self.core.rejected}')
+            return
+        if cmd is not None:
+            self.publish(cmd, now)
+            if len(self.core.playout):
+                self.timer.reset()  # the next queued step is one full period from now
+
+    def on_tick(self):
+        """Play one queued step per control period; send the watchdog's zero commands."""
+        now = self.get_clock().now()
+        cmd, zero = self.core.on_tick(now.nanoseconds * 1e-9)
+        if cmd is not None:
+            self.publish(cmd, now)
+        elif zero:
+            self.publish_zero(now)
+
+    def on_enable(self, request, response):
+        """~/enable: true lets tokens move the robot; false stops it with a zero command."""
+        if self.core.set_enabled(request.data):
+            self.publish_zero(self.get_clock().now())
+        response.success = True
+        response.message = 'enabled' if request.data else 'disabled: zero command sent'
+        self.get_logger().info(response.message)
+        return response
+
+    def on_pose(self, msg):
+        """Keep the latest measured end-effector pose (pose mode)."""
+        if msg.header.frame_id and msg.header.frame_id != self.frame:
+            self._warn(f'ignored a pose in frame {msg.header.frame_id!r}; '
+                       f'expected {self.frame!r}')
+            return
+        p, q = msg.pose.position, msg.pose.orientation
+        self.pose = (np.array([p.x, p.y, p.z]), np.array([q.x, q.y, q.z, q.w]))
+
+    def on_diagnostics(self):
+        """Publish counters, enabled state, input rate and decode latency (1 Hz)."""
+        values = self.core.snapshot(time.monotonic())
+        status = DiagnosticStatus(name=f'{NAME}: decoding', hardware_id=self.profile.name)
+        bad = values['rejected'] or values['watchdog_trips']
+        status.level = DiagnosticStatus.WARN if bad else DiagnosticStatus.OK
+        status.message = ('enabled' if values['enabled'] else 'disabled') + (
+            f', {values["rejected"]} rejected' if values['rejected'] else '')
+        status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
+        arr = DiagnosticArray(status=[status])
+        arr.header.stamp = self.get_clock().now().to_msg()
+        self.diag_pub.publish(arr)
+
+    # -- output ----------------------------------------------------------------------------
+    def publish(self, cmd, now):
+        """Publish one step: twist or pose target, gripper command, decoded action."""
+        if self.mode == 'twist':
+            self.twist_pub.publish(self._twist(cmd.linear, cmd.angular, now))
+        elif self.pose is None:
+            self._warn('no pose received on /robotok/ee_pose yet: pose target not sent')
+        else:
+            self._publish_pose(cmd.linear, cmd.angular, now)
+        if cmd.gripper is not None:
+            self.grip_pub.publish(Float64MultiArray(data=[cmd.gripper]))
+        self.action_pub.publish(Float64MultiArray(layout=self._layout,
+                                                  data=cmd.action.tolist()))
+
+    def publish_zero(self, now):
+        """Stop: a zero twist, or the measured pose as the target; the gripper holds."""
+        zero = np.zeros(3)
+        if self.mode == 'twist':
+            self.twist_pub.publish(self._twist(zero, zero, now))
+        elif self.pose is not None:
+            self._publish_pose(zero, zero, now)
+
+    def on_shutdown(self):
+        """Send a last zero command (forward controllers never time out on their own)."""
+        self.publish_zero(self.get_clock().now())
+        pub = self.twist_pub if self.mode == 'twist' else self.pose_pub
+        pub.wait_for_all_acked(Duration(seconds=0.5))
+
+    def _twist(self, linear, angular, now):
+        msg = TwistStamped()
+        msg.header.stamp = now.to_msg()
+        msg.header.frame_id = self.frame
+        t = msg.twist
+        t.linear.x, t.linear.y, t.linear.z = (float(v) for v in linear)
+        t.angular.x, t.angular.y, t.angular.z = (float(v) for v in angular)
+        return msg
+
+    def _publish_pose(self, linear, angular, now):
+        try:
+            pos, quat = integrate_pose(*self.pose, linear, angular, self.dt)
+        except InvalidTokenError as exc:
+            self._warn(str(exc))
+            return
+        msg = PoseStamped()
+        msg.header.stamp = now.to_msg()
+        msg.header.frame_id = self.frame
+        p, q = msg.pose.position, msg.pose.orientation
+        p.x, p.y, p.z = (float(v) for v in pos)
+        q.x, q.y, q.z, q.w = (float(v) for v in quat)
+        self.pose_pub.publish(msg)
+
+    def _warn(self, text):
+        # Throttled by hand: rclpy's throttle_duration_sec follows the (maybe simulated) clock.
+        now = time.monotonic()
+        if now - self._last_warn >= WARN_PERIOD:
+            self._last_warn = now
+            self.get_logger().warn(text)
+
+
+def main(args=None):
+    """Console script entry point of token_decoder."""
+    raise SystemExit(run_node(TokenDecoder, NAME, args))
+
+
+if __name__ == '__main__':
+    main()
