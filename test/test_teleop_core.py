@@ -90,6 +90,16 @@ def test_twist_sampling_is_as_of_and_stale_input_is_idle(profile):
     assert sampler.idle_steps == 1
 
 
+def test_motion_is_converted_to_action_units_with_the_dimension_scale(profile):
+    dims = tuple(type(d)(name=d.name, low=-1.0, high=1.0, scale=0.05 if i < 3 else 1.0)
+                 for i, d in enumerate(profile.dimensions))
+    scaled = type(profile)(name='s', frame_id='base', control_rate_hz=10, dimensions=dims,
+                           safety=profile.safety, gripper=profile.gripper)
+    sampler = TeleopSampler(scaled, TeleopConfig())
+    sampler.on_twist(0.0, [0.1, 0, 0], [0, 0, 0.5])
+    np.testing.assert_allclose(sampler.sample(0.0)[[0, 5]], [0.2, 0.05])
+
+
 def test_gripper_button_toggle_and_hold(profile):
     toggle = TeleopSampler(profile, TeleopConfig(gripper_source='button', gripper_button=1))
     gi = profile.gripper_index

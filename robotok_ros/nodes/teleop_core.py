@@ -173,7 +173,9 @@ class TeleopSampler:
 
     Feed inputs with ``on_*(t, ...)`` (``t``: receive time in seconds on the
     node clock) and call ``sample(now)`` from the timer; it returns None while
-    the dead-man button is released.  Counters: ``idle_steps``, ``rejected``.
+    the dead-man button is released.  Motion is divided by each dimension's
+    ``scale`` (physical units per action unit).  Counters: ``idle_steps``,
+    ``rejected``.
     """
 
     def __init__(self, profile, config):
@@ -276,7 +278,8 @@ class TeleopSampler:
         else:
             for value, index in zip(motion, self.motion_index):
                 if index is not None:
-                    action[index] = value
+                    # Physical per-step delta -> action units (the decoder multiplies back).
+                    action[index] = value / self.profile.dimensions[index].scale
         gripper = self.profile.gripper
         if gripper is not None:
             action[self.profile.gripper_index] = float(
