@@ -1,5 +1,7 @@
 """DCT + BPE (FAST-style) tokenizer: whole chunks by construction, bounded error, safe state."""
 
+import json
+from pathlib import Path
 import subprocess
 import sys
 import warnings
@@ -15,7 +17,7 @@ from safetensors.numpy import load_file, save_file
 from scipy.fft import dct
 import yaml
 
-from conftest import SEVEN_DOF_PROFILE  # noqa: I100 - test-local helper module
+from conftest import data_dir, SEVEN_DOF_PROFILE  # noqa: I100 - test-local helper module
 
 PROFILE = profile_from_dict(yaml.safe_load(SEVEN_DOF_PROFILE), 'test7.yaml')
 H = 10
@@ -260,3 +262,48 @@ def test_import_and_decode_need_neither_torch_nor_hf_tokenizers(fitted, tmp_path
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                          timeout=60, check=True).stdout.split()
     assert out == [f'({H},', f'{PROFILE.dim})', 'False', 'False']
+
+
+def _train_bpe(tmp_path, *args):
+    from robotok_ros.cli.main import main
+    code = main(['train-bpe', *args, '--out', str(tmp_path / 'bpe'), '--quiet'])
+    return code, json.loads((tmp_path / 'bpe' / 'metrics.json').read_text()) if code == 0 else None
+
+
+def test_train_bpe_cli_splits_by_episode_and_saves_metrics(tmp_path, capsys):
+    code, metrics = _train_bpe(tmp_path, '--synthetic', '10', '--robot', 'franka_panda',
+                               '--horizon', '8', '--vocab', '300', '--val-fraction', '0.3')
+    assert code == 0
+    assert (metrics['train_episodes'], metrics['val_episodes']) == (7, 3)
+    for part in ('train', 'validation'):
+        m = metrics[part]
+        assert m['decode_failures'] == 0 and m['length_fixes'] == 0
+        assert m['compression_ratio'] == pytest.approx(8 * 7 / m['tokens_per_chunk_mean'])
+        assert set(m['rmse']) == {'dx', 'dy', 'dz', 'droll', 'dpitch', 'dyaw', 'gripper'}
+    assert 'validation: ' in capsys.readouterr().out
+    tok = load_tokenizer(tmp_path / 'bpe')
+    assert tok.horizon == 8 and tok.vocab_size == metrics['vocab_size']
+
+
+def test_train_bpe_cli_user_errors_are_one_line(tmp_path, capsys):
+    code, _ = _train_bpe(tmp_path, '--synthetic', '1', '--robot', 'franka_panda')
+    assert code == 2 and 'at least 2 episodes' in capsys.readouterr().err
+    code, _ = _train_bpe(tmp_path, '--synthetic', '4', '--robot', 'franka_panda', '--vocab', '5')
+    assert code == 2 and 'vocab must be an integer' in capsys.readouterr().err
+
+
+def test_real_robosuite_fit_three_tasks_measure_the_fourth(tmp_path):
+    folder = Path(data_dir()) / 'robosuite'
+    if not (folder / 'nut-assembly_panda.hdf5').is_file():
+        pytest.skip(f'shared demonstrations not found at {folder} (set ROBOTOK_DATA_DIR)')
+    fit = [str(folder / f'{t}_panda.hdf5') for t in ('lift', 'door', 'stack')]
+    code, metrics = _train_bpe(tmp_path, '--data', *fit, '--val-data',
+                               str(folder / 'nut-assembly_panda.hdf5'), '--robot',
+                               'robosuite_panda_osc', '--horizon', '20')
+    assert code == 0
+    val = metrics['validation']
+    assert val['decode_failures'] == 0 and val['length_fixes'] == 0
+    assert val['coefficient_clips'] == dict.fromkeys(val['rmse'], 0)
+    assert val['compression_ratio'] > 2
+    bound = metrics['error_bound_rms']
+    assert all(val['rmse'][k] <= bound[k] for k in bound)

@@ -1,0 +1,202 @@
+"""
+`robotok train-bpe`: fit the DCT + BPE (FAST-style) chunk tokenizer on demonstrations.
+
+Episodes are split into training and validation sets BY EPISODE (chunks of one
+demonstration never sit on both sides), the BPE is trained on every H-step
+window of the training episodes, and both sets are measured on back-to-back
+chunks as a policy would play them: tokens per chunk, compression against the
+H x D coefficients, RMSE per dimension in action and physical units, decode
+failures, length fixes and clips.  The tokenizer and metrics.json go to
+--out.
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from robotok_ros.cli.common import add_profile_args, profile_from_args
+from robotok_ros.errors import ConfigError
+from robotok_ros.fitting import fit_ranges
+from robotok_ros.tokenizers.fast import FASTTokenizer, sliding_chunks, SYMBOL_BASE
+
+EXAMPLES = """\
+examples:
+  robotok train-bpe --synthetic 200 --robot robosuite_panda_osc --horizon 20 --out /tmp/bpe
+  robotok train-bpe --data lift.hdf5 door.hdf5 stack.hdf5 --val-data nut-assembly.hdf5 \\
+      --robot robosuite_panda_osc --horizon 20 --fit-ranges --out /tmp/bpe
+  robotok train-bpe --data bridge/ --robot widowx_250 --horizon 5 \\
+      --normalization quantile --norm-clip 2 --val-fraction 0.2 --out /tmp/bpe
+"""
+BATCH = 2048
+
+
+def register(subparsers):
+    """Add the ``train-bpe`` subcommand."""
+    p = subparsers.add_parser(
+        'train-bpe', help='train the DCT+BPE (FAST-style) chunk tokenizer',
+        description=__doc__.split('\n\n', 1)[1], epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_profile_args(p)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument('--data', nargs='+', metavar='PATH',
+                     help='recorded demonstrations (any format `robotok` reads); several '
+                          'files or folders are joined')
+    src.add_argument('--synthetic', type=int, metavar='N',
+                     help='N generated demonstrations (minimum-jerk reaches and grasps)')
+    p.add_argument('--val-data', nargs='+', metavar='PATH',
+                   help='measure on these episodes instead of a split of --data')
+    p.add_argument('--val-fraction', type=float, default=0.2, metavar='F',
+                   help='share of episodes held out for validation (default 0.2, at least 1)')
+    p.add_argument('--key', default=None, help='dataset key/column holding the actions')
+    p.add_argument('--seed', type=int, default=0, help='seed of the split and of --synthetic')
+    p.add_argument('--horizon', type=int, default=10, metavar='H', help='chunk length H in steps')
+    p.add_argument('--scale', type=float, default=10.0, metavar='S',
+                   help='DCT coefficient scale before rounding: error RMS <= 0.5/scale of the '
+                        'half-range (default 10)')
+    p.add_argument('--vocab', type=int, default=1024, metavar='V',
+                   help='BPE vocabulary size (default 1024)')
+    p.add_argument('--coeff-clip', type=int, default=None, metavar='M',
+                   help='clip coefficients to [-M, M] (default: the bound no chunk exceeds)')
+    p.add_argument('--normalization', choices=('range', 'quantile'), default='range',
+                   help='map min/max (range) or q01/q99 (quantile, as FAST) to [-1, 1]')
+    p.add_argument('--norm-clip', type=float, default=None, metavar='X',
+                   help='clip actions to this many half-ranges of the normalisation')
+    p.add_argument('--fit-ranges', action='store_true',
+                   help='set the profile min/max and q01/q99 from the training episodes')
+    p.add_argument('--vocab-offset', type=int, default=0, metavar='N',
+                   help='first action id, e.g. 32000 to sit after a Llama vocabulary')
+    p.add_argument('--stride', type=int, default=1, metavar='N', help='step between training windows')
+    p.add_argument('--out', required=True, metavar='DIR', help='folder for the tokenizer')
+    p.add_argument('--quiet', action='store_true', help='no progress bars')
+    p.set_defaults(func=run)
+
+
+def _read(paths, key, profile):
+    from robotok_ros.data.readers import read_episodes
+    episodes = []
+    for path in paths:
+        for i, ep in enumerate(read_episodes(path, key=key, dim=profile.dim)):
+            if ep.shape[1] != profile.dim:
+                raise ConfigError(f'{path}: episode {i} has {ep.shape[1]} action dimensions, '
+                                  f'profile {profile.name} has {profile.dim}')
+            episodes.append(ep)
+    return episodes
+
+
+def split_episodes(episodes, fraction, seed):
+    """Shuffle episode indices with ``seed``; return (train, validation) lists of episodes."""
+    if not 0 < fraction < 1:
+        raise ConfigError(f'--val-fraction must be in (0, 1), got {fraction!r}')
+    if len(episodes) < 2:
+        raise ConfigError(f'a split by episode needs at least 2 episodes, got {len(episodes)}; '
+                          'give --val-data')
+    order = np.random.default_rng(seed).permutation(len(episodes))
+    n_val = min(len(episodes) - 1, max(1, round(fraction * len(episodes))))
+    return ([episodes[i] for i in sorted(order[n_val:])],
+            [episodes[i] for i in sorted(order[:n_val])])
+
+
+def chunk_metrics(tok, episodes, progress=False):
+    """
+    Measure ``tok`` on back-to-back chunks of ``episodes``; return a JSON-ready dict.
+
+    Decode failures are chunks whose decode raised or did not give a finite
+    ``(H, D)`` array: with this tokenizer they must be 0.
+    """
+    from tqdm import tqdm
+    chunks = sliding_chunks(episodes, tok.horizon, stride=tok.horizon)
+    n, dims = len(chunks), tok.dim
+    lengths, sq_err = np.zeros(n, dtype=np.int64), np.zeros(dims)
+    max_err, failures = np.zeros(dims), 0
+    clips, coeff_clips = np.zeros(dims, np.int64), np.zeros(dims, np.int64)
+    fixes0 = tok.length_fixes
+    for start in tqdm(range(0, n, BATCH), desc='measure', unit='batch', disable=not progress):
+        batch = chunks[start:start + BATCH]
+        ids = tok.encode(batch)
+        clips += tok.last_clip_counts
+        coeff_clips += tok.last_coeff_clip_counts
+        lengths[start:start + len(batch)] = [len(i) for i in ids]
+        for chunk, seq in zip(batch, ids):
+            try:
+                out = tok.decode_chunk(seq)
+            except Exception:  # noqa: B902 - any failure to decode is what is counted here
+                failures += 1
+                continue
+            if out.shape != chunk.shape or not np.isfinite(out).all():
+                failures += 1
+                continue
+            sq_err += ((out - chunk) ** 2).sum(axis=0)
+            max_err = np.maximum(max_err, np.abs(out - chunk).max(axis=0))
+    rmse = np.sqrt(sq_err / max(1, (n - failures) * tok.horizon))
+    scales, names = tok.profile.scales, list(tok.profile.names)
+    seconds = tok.horizon / tok.profile.control_rate_hz
+    return {
+        'chunks': n, 'horizon': tok.horizon, 'coefficients_per_chunk': tok.horizon * dims,
+        'tokens_per_chunk_mean': float(lengths.mean()),
+        'tokens_per_chunk_p95': float(np.percentile(lengths, 95)),
+        'tokens_per_chunk_max': int(lengths.max()),
+        'compression_ratio': float(tok.horizon * dims / lengths.mean()),
+        'tokens_per_second': float(lengths.mean() / seconds),
+        'rmse': dict(zip(names, rmse.tolist())),
+        'rmse_physical': {f'{d.name} [{d.unit or "-"}]': float(r * s)
+                          for d, r, s in zip(tok.profile.dimensions, rmse, scales)},
+        'max_abs_error': dict(zip(names, max_err.tolist())),
+        'decode_failures': failures, 'length_fixes': tok.length_fixes - fixes0,
+        'action_clips': dict(zip(names, clips.tolist())),
+        'coefficient_clips': dict(zip(names, coeff_clips.tolist())),
+    }
+
+
+def format_metrics(label, m):
+    """Return a few readable lines for one metrics dict."""
+    rmse = '  '.join(f'{k} {v:.3g}' for k, v in m['rmse_physical'].items())
+    return '\n'.join([
+        f'{label}: {m["chunks"]} chunks of {m["horizon"]} steps '
+        f'({m["coefficients_per_chunk"]} coefficients each)',
+        f'  tokens/chunk mean {m["tokens_per_chunk_mean"]:.2f}  p95 '
+        f'{m["tokens_per_chunk_p95"]:.0f}  max {m["tokens_per_chunk_max"]}  compression '
+        f'{m["compression_ratio"]:.2f}x  tokens/s of motion {m["tokens_per_second"]:.1f}',
+        f'  RMSE (physical) {rmse}',
+        f'  decode failures {m["decode_failures"]}  length fixes {m["length_fixes"]}  '
+        f'action clips {sum(m["action_clips"].values())}  coefficient clips '
+        f'{sum(m["coefficient_clips"].values())}'])
+
+
+def run(args):
+    """Load data, split by episode, fit, measure, save; return 0."""
+    profile = profile_from_args(args)
+    if args.synthetic is not None:
+        if args.synthetic < 2 and not args.val_data:
+            raise ConfigError(f'--synthetic needs at least 2 episodes, got {args.synthetic}')
+        from robotok_ros.data.synthetic import generate_episodes
+        episodes = generate_episodes(profile, n_episodes=args.synthetic, seed=args.seed)
+    else:
+        episodes = _read(args.data, args.key, profile)
+    if args.val_data:
+        train, val = episodes, _read(args.val_data, args.key, profile)
+    else:
+        train, val = split_episodes(episodes, args.val_fraction, args.seed)
+    if args.fit_ranges:
+        profile = fit_ranges(train, profile)
+    tok = FASTTokenizer(profile, horizon=args.horizon, scale=args.scale, vocab=args.vocab,
+                        coeff_clip=args.coeff_clip, vocab_offset=args.vocab_offset,
+                        normalization=args.normalization, norm_clip=args.norm_clip)
+    print(f'train-bpe: {len(train)} training / {len(val)} validation episodes; alphabet '
+          f'{2 * tok.coeff_clip + 1} symbols (U+{SYMBOL_BASE:04X}..), coefficients clipped to '
+          f'+-{tok.coeff_clip}')
+    tok.fit(train, stride=args.stride, progress=not args.quiet)
+    metrics = {'tokenizer': tok.settings(), 'vocab_size': tok.vocab_size,
+               'id_range': list(tok.id_range), 'profile': profile.name,
+               'train_episodes': len(train), 'val_episodes': len(val),
+               'error_bound_rms': dict(zip(profile.names, tok.error_bound()[0].tolist())),
+               'train': chunk_metrics(tok, train, not args.quiet),
+               'validation': chunk_metrics(tok, val, not args.quiet)}
+    out = Path(args.out)
+    tok.save(out)
+    (out / 'metrics.json').write_text(json.dumps(metrics, indent=2) + '\n')
+    print(tok.describe())
+    print(format_metrics('train', metrics['train']))
+    print(format_metrics('validation', metrics['validation']))
+    print(f'saved {out}/ (tokenizer.yaml, state.safetensors, metrics.json)')
+    return 0
