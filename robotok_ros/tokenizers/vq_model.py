@@ -20,6 +20,8 @@ VQ tokenizer never needs torch (inference runs in numpy, ``vq.py``).
 import math
 
 import numpy as np
+from robotok_ros.errors import ConfigError
+from robotok_ros.tokenizers.vq import usage
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -90,21 +92,6 @@ class ChunkVQVAE(nn.Module):
         return {k: v.astype(np.float32) for k, v in out.items()}
 
 
-def usage(counts):
-    """
-    Return ``(fraction used, perplexity)`` of each level from code counts ``(R, C)``.
-
-    Perplexity is ``exp(entropy)`` of the code histogram: C when every code is
-    equally likely, 1 when one code takes everything.
-    """
-    counts = np.asarray(counts, dtype=np.float64)
-    used = (counts > 0).mean(axis=1)
-    probs = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
-    logs = np.log(np.where(probs > 0, probs, 1.0))
-    perplexity = np.exp(-(probs * logs).sum(axis=1))
-    return used, perplexity
-
-
 def train(settings, chunks, progress=None):
     """
     Train a ChunkVQVAE on normalised chunks ``(N, K * D)`` float32; return arrays and history.
@@ -123,9 +110,13 @@ def train(settings, chunks, progress=None):
         torch.manual_seed(s['seed'])
         torch.use_deterministic_algorithms(True, warn_only=True)
         try:
+            # The library compares each code's EMA count per batch with an absolute threshold;
+            # the setting is relative to the mean count (batch / C) so it means the same for
+            # any batch and codebook size.
+            dead = s['dead_code_threshold'] * batch / s['codebook_size']
             model = ChunkVQVAE(chunks.shape[1], s['hidden'], s['code_dim'], s['codebook_size'],
-                               s['levels'], s['kmeans_init'], s['dead_code_threshold'],
-                               s['decay'], s['codebook_update'])
+                               s['levels'], s['kmeans_init'], dead, s['decay'],
+                               s['codebook_update'])
             data = torch.from_numpy(np.ascontiguousarray(chunks, dtype=np.float32))
             gen = torch.Generator().manual_seed(s['seed'])
             opt = torch.optim.Adam(model.parameters(), lr=s['learning_rate'])
@@ -157,7 +148,8 @@ def train(settings, chunks, progress=None):
                           'codebook': sums[3] / steps, 'used': used.tolist(),
                           'perplexity': perp.tolist()}
                 if not math.isfinite(record['loss']):
-                    raise FloatingPointError(f'training diverged at epoch {epoch + 1}')
+                    raise ConfigError(f'vq training diverged at epoch {epoch + 1} (loss '
+                                      f'{record["loss"]}); lower learning_rate')
                 history.append(record)
                 if progress is not None:
                     progress(epoch, record)

@@ -1,0 +1,334 @@
+"""
+VQ-VAE chunk tokenizer: K steps of actions -> R codes from codebooks of C entries.
+
+A chunk ``(K, D)`` is normalised with the profile's ranges to [-1, 1]
+(values outside clip, counted per dimension), flattened, encoded by an MLP
+(``K * D -> 256 -> 128 -> code_dim``), quantised by residual VQ (level r
+quantises what levels 0..r-1 left over) and decoded by the mirror MLP.
+
+Id layout: code c of level r has id ``vocab_offset + r * C + c``, so
+``vocab_size = R * C``, every position of a chunk's id sequence has its own
+disjoint range and a stray id from the wrong level is rejected, not decoded.
+
+Training uses torch (``vq_model.py``, imported by ``fit`` only); encode and
+decode run in numpy float32 from the saved arrays, so the robot side never
+needs torch.  VQ-VAE: van den Oord et al., 2017, arXiv:1711.00937; residual
+VQ: Zeghidour et al., 2021, arXiv:2107.03312; action chunks as codes:
+VQ-BeT, Lee et al., 2024, arXiv:2403.03181.
+"""
+
+import numpy as np
+from robotok_ros.errors import ConfigError, DataError, InvalidTokenError, TokenizerStateError
+from robotok_ros.fitting import fit_ranges, stack_episodes
+from robotok_ros.tokenizers.base import ActionTokenizer, check_actions, check_token_array
+from robotok_ros.tokenizers.binning import _check_int
+
+CODEBOOK_UPDATES = ('ema', 'loss')
+# Rows per block in numpy inference: keeps the (rows, C) distance matrix in cache.
+_BLOCK = 4096
+
+
+def _check_float(name, value, lo, hi=None):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not (
+            np.isfinite(value) and value >= lo and (hi is None or value <= hi)):
+        span = f'[{lo}, {hi}]' if hi is not None else f'>= {lo}'
+        raise ConfigError(f'{name} must be a number in {span}, got {value!r}')
+    return float(value)
+
+
+def chunk_episodes(episodes, steps, dim, stride=None):
+    """
+    Cut episodes (list of ``(T, D)``) into chunks ``(N, steps, D)`` float64.
+
+    ``stride`` defaults to ``steps`` (non-overlapping, as a policy emits them);
+    a tail shorter than ``steps`` is dropped.
+    """
+    stride = steps if stride is None else stride
+    stack_episodes(episodes, dim)  # validates shapes and finiteness
+    out = []
+    for ep in ([episodes] if isinstance(episodes, np.ndarray) else episodes):
+        arr = np.asarray(ep, dtype=np.float64)
+        if arr.shape[0] >= steps:
+            win = np.lib.stride_tricks.sliding_window_view(arr, steps, axis=0)[::stride]
+            out.append(np.swapaxes(win, 1, 2))
+    if not out:
+        raise DataError(f'no episode has the {steps} steps one chunk needs')
+    return np.ascontiguousarray(np.concatenate(out))
+
+
+def usage(counts):
+    """
+    Return ``(fraction used, perplexity)`` of each level from code counts ``(R, C)``.
+
+    Perplexity is ``exp(entropy)`` of the code histogram: C when every code is
+    equally likely, 1 when one code takes everything.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    used = (counts > 0).mean(axis=1)
+    probs = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
+    logs = np.log(np.where(probs > 0, probs, 1.0))
+    perplexity = np.exp(-(probs * logs).sum(axis=1))
+    return used, perplexity
+
+
+class VQTokenizer(ActionTokenizer):
+    """
+    Residual VQ-VAE over chunks of ``chunk_steps`` actions; see the module docstring.
+
+    Settings (all saved in ``tokenizer.yaml``): model shape (``chunk_steps``,
+    ``codebook_size``, ``levels``, ``code_dim``, ``hidden``), id layout
+    (``vocab_offset``) and training (``seed``, ``epochs``, ``batch_size``,
+    ``learning_rate``, ``stride``, ``kmeans_init``, ``dead_code_threshold`` --
+    a code whose EMA use per batch falls below it is reset to a recent encoder
+    output, 0 disables --, ``decay``, ``codebook_update``: 'ema' or 'loss',
+    ``commitment_weight``, ``fit_ranges``: take the normalisation ranges from
+    the data in ``fit``).
+    """
+
+    kind = 'vq'
+    learned = True
+
+    def __init__(self, profile, chunk_steps=8, codebook_size=256, levels=1, code_dim=16,
+                 hidden=(256, 128), vocab_offset=0, seed=0, epochs=30, batch_size=256,
+                 learning_rate=1e-3, stride=1, kmeans_init=True, dead_code_threshold=0.05,
+                 decay=0.9, codebook_update='ema', commitment_weight=0.25, fit_ranges=True):
+        super().__init__(profile)
+        self.chunk_steps = _check_int('chunk_steps', chunk_steps, 1, 1024)
+        self.codebook_size = _check_int('codebook_size', codebook_size, 2, 65536)
+        self.levels = _check_int('levels', levels, 1, 64)
+        self.code_dim = _check_int('code_dim', code_dim, 1, 4096)
+        if isinstance(hidden, (str, bytes)) or not hasattr(hidden, '__len__') or not hidden:
+            raise ConfigError(f'hidden must be a non-empty list of layer sizes, got {hidden!r}')
+        self.hidden = [_check_int(f'hidden[{i}]', h, 1, 65536) for i, h in enumerate(hidden)]
+        self.vocab_offset = _check_int('vocab_offset', vocab_offset, 0)
+        self.seed = _check_int('seed', seed, 0)
+        self.epochs = _check_int('epochs', epochs, 1)
+        self.batch_size = _check_int('batch_size', batch_size, 2)
+        self.learning_rate = _check_float('learning_rate', learning_rate, 1e-9, 10.0)
+        self.stride = _check_int('stride', stride, 1)
+        self.kmeans_init = bool(kmeans_init)
+        self.dead_code_threshold = _check_float('dead_code_threshold', dead_code_threshold, 0.0)
+        self.decay = _check_float('decay', decay, 0.0, 1.0)
+        if codebook_update not in CODEBOOK_UPDATES:
+            raise ConfigError(f'codebook_update must be one of {CODEBOOK_UPDATES}, '
+                              f'got {codebook_update!r}')
+        self.codebook_update = codebook_update
+        self.commitment_weight = _check_float('commitment_weight', commitment_weight, 0.0)
+        self.fit_ranges = bool(fit_ranges)
+        self.history = []
+        self._arrays = None
+
+    # -- layout ------------------------------------------------------------------------------
+    @property
+    def tokens_per_step(self):
+        """Return None: one chunk of K steps is R ids."""
+        return None
+
+    @property
+    def vocab_size(self):
+        """R levels x C codes, disjoint per level."""
+        return self.levels * self.codebook_size
+
+    @property
+    def id_range(self):
+        """(offset, offset + R * C - 1)."""
+        return self.vocab_offset, self.vocab_offset + self.vocab_size - 1
+
+    def settings(self):
+        """Return the constructor keyword arguments."""
+        return {'chunk_steps': self.chunk_steps, 'codebook_size': self.codebook_size,
+                'levels': self.levels, 'code_dim': self.code_dim, 'hidden': list(self.hidden),
+                'vocab_offset': self.vocab_offset, 'seed': self.seed, 'epochs': self.epochs,
+                'batch_size': self.batch_size, 'learning_rate': self.learning_rate,
+                'stride': self.stride, 'kmeans_init': self.kmeans_init,
+                'dead_code_threshold': self.dead_code_threshold, 'decay': self.decay,
+                'codebook_update': self.codebook_update,
+                'commitment_weight': self.commitment_weight, 'fit_ranges': self.fit_ranges}
+
+    def describe(self):
+        """One line for logs and CLI output."""
+        lo, hi = self.id_range
+        return (f'vq tokenizer for {self.profile.name}: chunks of {self.chunk_steps} steps -> '
+                f'{self.levels} code(s) of {self.codebook_size}; ids [{lo}, {hi}]')
+
+    # -- normalisation ---------------------------------------------------------------------
+    def _normalise(self, chunks):
+        lo, hi = self.profile.lows, self.profile.highs
+        norm = (chunks - lo) * (2.0 / (hi - lo)) - 1.0
+        flat = norm.reshape(-1, self.dim)
+        self._record_clips(((flat < -1.0) | (flat > 1.0)).sum(axis=0))
+        return np.clip(norm, -1.0, 1.0)
+
+    def _denormalise(self, norm):
+        lo, hi = self.profile.lows, self.profile.highs
+        return (np.clip(norm, -1.0, 1.0) + 1.0) * (0.5 * (hi - lo)) + lo
+
+    # -- training ------------------------------------------------------------------------------
+    def fit(self, episodes, progress=None):
+        """
+        Train on episodes (list of ``(T, D)``); returns self.
+
+        Chunks are taken every ``stride`` steps.  ``progress``: optional
+        callable ``(epoch, record)``; per-epoch records (loss terms, fraction
+        of codes used and perplexity per level) are kept in ``history``.
+        """
+        if self.fit_ranges:
+            self.profile = fit_ranges(episodes, self.profile)
+        chunks = chunk_episodes(episodes, self.chunk_steps, self.dim, self.stride)
+        norm = self._normalise(chunks).reshape(len(chunks), -1).astype(np.float32)
+        from robotok_ros.tokenizers.vq_model import train
+        arrays, self.history = train(self.settings(), norm, progress)
+        self.load_state(arrays, source='<trained model>')
+        return self
+
+    # -- inference (numpy) -------------------------------------------------------------------
+    def _state(self):
+        if self._arrays is None:
+            raise TokenizerStateError('this vq tokenizer has no learned state: fit it on data '
+                                      'or load a saved one')
+        return self._arrays
+
+    def _mlp(self, x, part):
+        layers = self._layers[part]
+        for i, (w_t, b) in enumerate(layers):
+            x = x @ w_t
+            x += b
+            if i < len(layers) - 1:
+                np.maximum(x, 0.0, out=x)
+        return x
+
+    def _quantise(self, z):
+        books = self._state()['codebooks']
+        idx = np.empty((z.shape[0], self.levels), dtype=np.int64)
+        residual = z.copy()
+        for r in range(self.levels):
+            # argmin ||z - e||^2 = argmin (||e||^2 - 2 z.e); ||z||^2 is the same for every code.
+            dist = residual @ self._books_t2[r]
+            dist += self._book_norms[r]
+            idx[:, r] = np.argmin(dist, axis=1)
+            residual -= books[r][idx[:, r]]
+        return idx
+
+    def encode(self, actions):
+        """Chunks ``(..., K, D)`` -> ids ``(..., R)`` int64; out-of-range values clip (counted)."""
+        self._state()
+        arr = check_actions(actions, self.dim)
+        if arr.ndim < 2 or arr.shape[-2] != self.chunk_steps:
+            raise InvalidTokenError(f'vq chunks must have shape (..., {self.chunk_steps}, '
+                                    f'{self.dim}), got {arr.shape}')
+        lead = arr.shape[:-2]
+        flat = self._normalise(arr).reshape(-1, self.chunk_steps * self.dim).astype(np.float32)
+        idx = np.empty((flat.shape[0], self.levels), dtype=np.int64)
+        for start in range(0, flat.shape[0], _BLOCK):
+            z = self._mlp(flat[start:start + _BLOCK], 'encoder')
+            idx[start:start + _BLOCK] = self._quantise(z)
+        idx += self._level_offsets
+        return idx.reshape(*lead, self.levels)
+
+    def decode(self, tokens):
+        """Ids ``(..., R)`` -> chunks ``(..., K, D)`` float64, within the profile's ranges."""
+        books = self._state()['codebooks']
+        ids = check_token_array(tokens, self.levels)
+        codes = ids - self._level_offsets
+        bad = np.flatnonzero(((codes < 0) | (codes >= self.codebook_size)).ravel())
+        if bad.size:
+            i = int(bad[0])
+            pos = tuple(int(p) for p in np.unravel_index(i, ids.shape))
+            lo = int(self._level_offsets[pos[-1]])
+            raise InvalidTokenError(f'token id {int(ids.flat[i])} at position {pos} is outside '
+                                    f'the range [{lo}, {lo + self.codebook_size - 1}] of vq '
+                                    f'level {pos[-1]}')
+        flat = codes.reshape(-1, self.levels)
+        z = np.zeros((flat.shape[0], self.code_dim), dtype=np.float32)
+        for r in range(self.levels):
+            z += books[r][flat[:, r]]
+        norm = self._mlp(z, 'decoder').astype(np.float64)
+        out = self._denormalise(norm.reshape(*ids.shape[:-1], self.chunk_steps, self.dim))
+        return out
+
+    def encode_chunk(self, actions):
+        """One chunk ``(K, D)`` -> its R ids ``(R,)``."""
+        arr = np.asarray(actions)
+        if arr.shape != (self.chunk_steps, self.dim):
+            raise InvalidTokenError(f'encode_chunk needs one chunk of shape '
+                                    f'({self.chunk_steps}, {self.dim}), got {arr.shape}')
+        return self.encode(arr)
+
+    def decode_chunk(self, ids):
+        """R ids ``(R,)`` from one message -> actions ``(K, D)``."""
+        ids = np.asarray(ids).reshape(-1)
+        if ids.size != self.levels:
+            raise InvalidTokenError(f'a vq message must hold exactly {self.levels} token id(s) '
+                                    f'(one per level), got {ids.size}')
+        return self.decode(ids)
+
+    # -- persistence ---------------------------------------------------------------------------
+    def expected_shapes(self):
+        """Name -> shape of every array ``state_arrays`` holds."""
+        shapes = {}
+        for part, sizes in (('encoder', [self.chunk_steps * self.dim, *self.hidden,
+                                         self.code_dim]),
+                            ('decoder', [self.code_dim, *reversed(self.hidden),
+                                         self.chunk_steps * self.dim])):
+            for i in range(len(sizes) - 1):
+                shapes[f'{part}.{i}.weight'] = (sizes[i + 1], sizes[i])
+                shapes[f'{part}.{i}.bias'] = (sizes[i + 1],)
+        shapes['codebooks'] = (self.levels, self.codebook_size, self.code_dim)
+        return shapes
+
+    def state_arrays(self):
+        """Encoder/decoder weights (torch layout: out x in) and codebooks ``(R, C, d)``."""
+        return dict(self._state())
+
+    def load_state(self, arrays, source='<arrays>'):
+        """Restore arrays from ``state_arrays``, checking names, shapes and finiteness."""
+        shapes = self.expected_shapes()
+        extra = sorted(set(arrays) - set(shapes))
+        if extra:
+            raise TokenizerStateError(f'{source}: unexpected tensor {extra[0]!r} (not part of '
+                                      'this vq model; tampered or from another tokenizer?)')
+        state = {}
+        for name, shape in shapes.items():
+            if name not in arrays:
+                raise TokenizerStateError(f'{source}: tensor {name!r} is missing')
+            arr = np.asarray(arrays[name])
+            if arr.shape != shape:
+                raise TokenizerStateError(f'{source}: tensor {name!r} must have shape {shape} '
+                                          f'for these settings, got {arr.shape}')
+            if arr.dtype.kind != 'f' or not np.isfinite(arr).all():
+                raise TokenizerStateError(f'{source}: tensor {name!r} must hold finite floats')
+            state[name] = np.ascontiguousarray(arr, dtype=np.float32)
+        self._arrays = state
+        self._layers = {part: [(np.ascontiguousarray(state[f'{part}.{i}.weight'].T),
+                                state[f'{part}.{i}.bias']) for i in range(len(self.hidden) + 1)]
+                        for part in ('encoder', 'decoder')}
+        books = state['codebooks']
+        self._books_t2 = np.ascontiguousarray(-2.0 * np.swapaxes(books, 1, 2))
+        self._book_norms = (books * books).sum(axis=2)
+        self._level_offsets = (self.vocab_offset
+                               + self.codebook_size * np.arange(self.levels, dtype=np.int64))
+
+    # -- metrics -------------------------------------------------------------------------------
+    def evaluate(self, episodes):
+        """
+        Measure on episodes (non-overlapping chunks): RMSE per dimension and codebook use.
+
+        Returns a dict: ``chunks``, ``rmse`` (action units) and
+        ``rmse_physical`` (x profile scale) per dimension name, ``used`` and
+        ``perplexity`` per level, ``clips`` per dimension name.
+        """
+        chunks = chunk_episodes(episodes, self.chunk_steps, self.dim)
+        ids = self.encode(chunks)
+        clips = self.last_clip_counts.copy()
+        err = self.decode(ids) - chunks
+        rmse = np.sqrt((err.reshape(-1, self.dim) ** 2).mean(axis=0))
+        codes = ids - self._level_offsets
+        counts = np.stack([np.bincount(codes[:, r], minlength=self.codebook_size)
+                           for r in range(self.levels)])
+        used, perp = usage(counts)
+        names = self.profile.names
+        return {'chunks': int(len(chunks)), 'tokens_per_chunk': self.levels,
+                'rmse': dict(zip(names, rmse.tolist())),
+                'rmse_physical': dict(zip(names, (rmse * self.profile.scales).tolist())),
+                'used': used.tolist(), 'perplexity': perp.tolist(),
+                'clips': dict(zip(names, clips.tolist()))}
