@@ -66,7 +66,8 @@ def register(subparsers):
                    help='set the profile min/max and q01/q99 from the training episodes')
     p.add_argument('--vocab-offset', type=int, default=0, metavar='N',
                    help='first action id, e.g. 32000 to sit after a Llama vocabulary')
-    p.add_argument('--stride', type=int, default=1, metavar='N', help='step between training windows')
+    p.add_argument('--stride', type=int, default=1, metavar='N',
+                   help='step between training windows')
     p.add_argument('--out', required=True, metavar='DIR', help='folder for the tokenizer')
     p.add_argument('--quiet', action='store_true', help='no progress bars')
     p.set_defaults(func=run)
