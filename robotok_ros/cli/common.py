@@ -1,0 +1,103 @@
+"""Arguments every `robotok` subcommand shares: which robot, which tokenizer, which data."""
+
+import numpy as np
+from robotok_ros.errors import ConfigError
+from robotok_ros.profile_loader import load_profile
+from robotok_ros.tokenizers import KINDS, load_tokenizer, make_tokenizer
+
+PER_STEP_KINDS = ('uniform', 'rt1', 'quantile', 'openvla')
+
+
+def add_profile_args(parser, default='franka_panda'):
+    """Add ``--robot NAME`` / ``--profile PATH`` (one robot profile)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument('--robot', default=None,
+                       help=f'shipped robot profile name (default: {default}); see '
+                            '`robotok profile list`')
+    group.add_argument('--profile', default=None, metavar='PATH',
+                       help='a robot profile YAML file of your own')
+    parser.set_defaults(default_robot=default)
+
+
+def profile_from_args(args):
+    """Load the profile the user named."""
+    return load_profile(args.profile or args.robot or args.default_robot)
+
+
+def add_tokenizer_args(parser):
+    """Add ``--tokenizer KIND`` with its settings, or ``--tokenizer-path DIR``."""
+    parser.add_argument('--tokenizer', default='uniform', choices=sorted(KINDS),
+                        help='tokenizer kind (default: uniform, RT-2 bins)')
+    parser.add_argument('--tokenizer-path', default=None, metavar='DIR',
+                        help='a saved tokenizer folder (from `robotok fit --save-tokenizer`, '
+                             'train-vq or train-bpe); overrides --tokenizer and the profile')
+    parser.add_argument('--n-bins', type=int, default=256, help='bins per dimension')
+    parser.add_argument('--vocab-offset', type=int, default=0,
+                        help='first action id, e.g. 32000 to sit after a Llama vocabulary')
+    parser.add_argument('--layout', default='shared', choices=('shared', 'per_dimension'),
+                        help='shared: one set of N ids for every dimension (RT-2); '
+                             'per_dimension: N x D disjoint ids')
+
+
+def tokenizer_from_args(args, profile=None):
+    """Build (or load) the tokenizer the user named."""
+    if args.tokenizer_path:
+        return load_tokenizer(args.tokenizer_path)
+    profile = profile or profile_from_args(args)
+    if args.tokenizer in ('uniform', 'rt1', 'quantile'):
+        return make_tokenizer(args.tokenizer, profile, n_bins=args.n_bins,
+                              vocab_offset=args.vocab_offset, layout=args.layout)
+    if args.tokenizer == 'openvla':
+        return make_tokenizer('openvla', profile, n_bins=args.n_bins)
+    raise ConfigError(f'--tokenizer {args.tokenizer} is learned: train it first '
+                      f'(`robotok train-{"vq" if args.tokenizer == "vq" else "bpe"}`) and pass '
+                      '--tokenizer-path')
+
+
+def add_data_args(parser, required=False):
+    """Add ``--data PATH`` / ``--synthetic N`` (recorded or generated episodes)."""
+    group = parser.add_mutually_exclusive_group(required=required)
+    group.add_argument('--data', metavar='PATH',
+                       help='recorded demonstrations: robomimic .hdf5, RLDS .tfrecord, .npz, '
+                            '.csv, LeRobot parquet/folder, or a rosbag2 folder/.mcap')
+    group.add_argument('--synthetic', type=int, metavar='N',
+                       help='N generated demonstrations (minimum-jerk reaches and grasps)')
+    parser.add_argument('--key', default=None,
+                        help='dataset key/column holding actions (reader-specific default)')
+    parser.add_argument('--seed', type=int, default=0, help='seed for --synthetic')
+
+
+def episodes_from_args(args, profile):
+    """Return the episodes (list of ``(T, D)``) the user pointed at; default 16 synthetic."""
+    if getattr(args, 'data', None):
+        from robotok_ros.data.readers import read_episodes
+        episodes = read_episodes(args.data, key=args.key, dim=profile.dim)
+        bad = [i for i, ep in enumerate(episodes) if ep.shape[1] != profile.dim]
+        if bad:
+            raise ConfigError(f'{args.data}: episode {bad[0]} has {episodes[bad[0]].shape[1]} '
+                              f'action dimensions, profile {profile.name} has {profile.dim}')
+        return episodes
+    from robotok_ros.data.synthetic import generate_episodes
+    return generate_episodes(profile, n_episodes=getattr(args, 'synthetic', None) or 16,
+                             seed=getattr(args, 'seed', 0))
+
+
+def parse_rows(text, dtype, what):
+    """Parse ``'1,2,3;4,5,6'`` (rows by ';' or newline) into a 2-D array, naming bad values."""
+    rows = []
+    for r, row in enumerate(text.replace('\n', ';').split(';')):
+        if not row.strip():
+            continue
+        values = []
+        for c, item in enumerate(row.replace(' ', ',').split(',')):
+            if not item:
+                continue
+            try:
+                values.append(dtype(item))
+            except ValueError:
+                raise ConfigError(f'{what} row {r} item {c}: {item!r} is not '
+                                  f'{"an integer" if dtype is int else "a number"}') from None
+        rows.append(values)
+    if not rows or len({len(r) for r in rows}) != 1:
+        raise ConfigError(f'{what}: give rows of equal length, got {[len(r) for r in rows]}')
+    return np.array(rows, dtype=np.int64 if dtype is int else np.float64)
