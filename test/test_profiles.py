@@ -1,0 +1,343 @@
+"""Robot profiles: shipped YAML files, every validation error, loader, `robotok profile`."""
+
+import copy
+import math
+import os
+from pathlib import Path
+import struct
+import subprocess
+import sys
+
+from conftest import data_dir, SEVEN_DOF_PROFILE
+import numpy as np
+import pytest
+from robotok_ros.cli.main import main
+from robotok_ros.errors import ConfigError
+from robotok_ros.profile_loader import list_profiles, load_profile, profile_from_dict, save_profile
+from robotok_ros.robot_profile import Gripper
+import yaml
+
+ROBOTS = Path(__file__).resolve().parent.parent / 'config' / 'robots'
+SHIPPED = sorted(p.stem for p in ROBOTS.glob('*.yaml'))
+CARTESIAN = ('dx', 'dy', 'dz', 'droll', 'dpitch', 'dyaw', 'gripper')
+# Hardware limits the shipped safety limits must stay under (sources in each YAML's comments).
+HARDWARE = {'franka_panda': (1.7, 2.5), 'ur5e': (1.0, None)}
+FIVE = ('franka_panda', 'google_robot', 'robosuite_panda_osc', 'ur5e', 'widowx_250')
+
+
+@pytest.fixture(autouse=True)
+def no_user_profile_path(monkeypatch):
+    """Keep a developer's own ROBOTOK_PROFILE_PATH out of these tests."""
+    monkeypatch.delenv('ROBOTOK_PROFILE_PATH', raising=False)
+
+
+def test_the_five_profiles_ship():
+    assert set(FIVE) <= set(SHIPPED) <= set(list_profiles())
+
+
+@pytest.mark.parametrize('name', SHIPPED)
+def test_shipped_profile_is_consistent(name):
+    raw = yaml.safe_load((ROBOTS / f'{name}.yaml').read_text())
+    p = load_profile(name)
+    assert p.name == name and Path(p.source) == ROBOTS / f'{name}.yaml'
+    assert p.dim == len(raw['dimensions']) == len(p.to_dict()['dimensions']) == len(p.lows)
+    if name in FIVE:
+        assert p.names == CARTESIAN and p.gripper_index == 6
+    for d in p.dimensions:
+        assert d.unit in ('m', 'rad', '')
+        if d.q01 is not None:
+            assert d.low <= d.q01 < d.q99 <= d.high, d.name
+    lo, hi = sorted((p.gripper.open_value, p.gripper.closed_value))
+    assert p.lows[p.gripper_index] <= lo and hi <= p.highs[p.gripper_index]
+    limits = HARDWARE.get(name, (None, None))
+    assert limits[0] is None or p.safety.max_linear_speed < limits[0]
+    assert limits[1] is None or p.safety.max_angular_speed < limits[1]
+
+
+def _bridge_actions(path):
+    """Return the (N, 7) steps/action of an RLDS TFRecord, parsing tf.train.Example by hand."""
+    def fields(buf):
+        i = 0
+        while i < len(buf):
+            key, i = _varint(buf, i)
+            if key & 7 == 2:
+                n, i = _varint(buf, i)
+                yield key >> 3, buf[i:i + n]
+                i += n
+            elif key & 7 == 0:
+                i = _varint(buf, i)[1]
+            else:
+                i += 4 if key & 7 == 5 else 8
+    data, i, out = path.read_bytes(), 0, []
+    while i < len(data):
+        n = struct.unpack('<Q', data[i:i + 8])[0]
+        for _, features in fields(data[i + 12:i + 12 + n]):
+            for _, entry in fields(features):
+                item = dict(fields(entry))
+                if item[1] == b'steps/action':
+                    packed = dict(fields(dict(fields(item[2]))[2]))[1]
+                    out.append(np.frombuffer(packed, '<f4').reshape(-1, 7))
+        i += n + 16
+    return np.concatenate(out).astype(np.float64)
+
+
+def _varint(buf, i):
+    value = shift = 0
+    while True:
+        byte = buf[i]
+        i += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return value, i
+
+
+def test_widowx_profile_covers_real_bridge_actions():
+    path = Path(data_dir()) / 'bridge' / 'bridge_dataset-train.tfrecord'
+    if not path.is_file():
+        pytest.skip(f'shared BridgeData sample not found at {path}')
+    actions, p = _bridge_actions(path), load_profile('widowx_250')
+    assert actions.shape == (250, 7)
+    assert np.all((actions >= p.lows) & (actions <= p.highs))
+    q01 = np.array([d.q01 for d in p.dimensions])
+    q99 = np.array([d.q99 for d in p.dimensions])
+    inside = ((actions >= q01) & (actions <= q99)).mean(axis=0)
+    assert np.all(inside >= 0.9), inside
+
+
+def test_robosuite_profile_covers_real_demos():
+    h5py = pytest.importorskip('h5py')
+    files = sorted((Path(data_dir()) / 'robosuite').glob('*.hdf5'))
+    if not files:
+        pytest.skip(f'shared robosuite demos not found under {data_dir()}')
+    p = load_profile('robosuite_panda_osc')
+    for path in files:
+        with h5py.File(path, 'r') as f:
+            actions = f['data/demo_1/actions'][:]
+        assert np.all((actions >= p.lows) & (actions <= p.highs)), path.name
+        assert set(np.unique(actions[:, 6])) <= {p.gripper.open_value, p.gripper.closed_value}
+
+
+BASE = yaml.safe_load(SEVEN_DOF_PROFILE)
+
+
+def _set(path, value):
+    def edit(data):
+        *parents, last = path
+        for key in parents:
+            data = data[key]
+        if value is KeyError:
+            del data[last]
+        else:
+            data[last] = value
+    return edit
+
+
+BAD = [  # (edit, key the message must name, bad value it must show)
+    (_set(('dimensions', 0, 'max'), -0.02), 'dimensions.dx', 'max=-0.02'),
+    (_set(('dimensions', 0, 'min'), 0.05), 'min must be < max', 'min=0.05'),
+    (_set(('dimensions', 0, 'min'), math.nan), 'dimensions.dx.min', 'nan'),
+    (_set(('dimensions', 1, 'max'), math.inf), 'dimensions.dy.max', 'inf'),
+    (_set(('dimensions', 0, 'max'), 'abc'), 'dimensions.dx.max', "'abc'"),
+    (_set(('dimensions', 0, 'max'), '0.02'), 'dimensions.dx.max', "'0.02'"),
+    (_set(('control_rate_hz',), True), 'control_rate_hz', 'True'),
+    (_set(('dimensions', 1, 'name'), 'dx'), 'dimensions', "'dx' appears twice"),
+    (_set(('colour',), 'red'), 'unknown key colour', 'colour'),
+    (_set(('dimensions', 2, 'offset'), 1), 'dimensions[2].offset', 'offset'),
+    (_set(('gripper', 'speed'), 1), 'gripper.speed', 'speed'),
+    (_set(('safety', 'max_force'), 5), 'safety.max_force', 'max_force'),
+    (_set(('name',), KeyError), 'missing required key', 'name'),
+    (_set(('frame_id',), KeyError), 'missing required key', 'frame_id'),
+    (_set(('control_rate_hz',), KeyError), 'missing required key', 'control_rate_hz'),
+    (_set(('dimensions',), KeyError), 'missing required key', 'dimensions'),
+    (_set(('safety',), KeyError), 'missing required key', 'safety'),
+    (_set(('dimensions', 3, 'max'), KeyError), 'dimensions[3]', 'max'),
+    (_set(('gripper', 'open_value'), KeyError), 'gripper is missing', 'open_value'),
+    (_set(('safety', 'max_angular_speed'), KeyError), 'safety is missing', 'max_angular_speed'),
+    (_set(('dimensions', 0, 'q01'), -0.01), 'dimensions.dx', 'q01=-0.01 q99=None'),
+    (_set(('dimensions', 0, 'q99'), 0.01), 'dimensions.dx', 'q01=None q99=0.01'),
+    (lambda d: d['dimensions'][0].update(q01=0.01, q99=-0.01), 'q01 must be < q99', 'q01=0.01'),
+    (lambda d: d['dimensions'][0].update(q01=math.nan, q99=0.01), 'dimensions.dx.q01', 'nan'),
+    (_set(('gripper', 'dimension'), 'claw'), 'gripper.dimension', "'claw'"),
+    (_set(('gripper', 'dimension'), ['gripper']), 'gripper.dimension', "['gripper']"),
+    (_set(('gripper', 'mode'), 'sticky'), 'gripper.mode', "'sticky'"),
+    (_set(('gripper', 'closed_value'), 1), 'open_value and closed_value', 'both are 1.0'),
+    (_set(('control_rate_hz',), 0), 'control_rate_hz must be > 0', '0.0'),
+    (_set(('control_rate_hz',), -5), 'control_rate_hz must be > 0', '-5.0'),
+    (_set(('safety', 'max_linear_speed'), 0), 'safety.max_linear_speed', '0.0'),
+    (_set(('safety', 'max_angular_speed'), -1), 'safety.max_angular_speed', '-1.0'),
+    (_set(('dimensions', 0, 'scale'), 0), 'dimensions.dx.scale', '0.0'),
+    (_set(('dimensions', 0, 'scale'), -0.05), 'dimensions.dx.scale', '-0.05'),
+    (_set(('dimensions', 0, 'unit'), 5), 'dimensions.dx.unit', '5'),
+    (_set(('name',), ''), 'name', "''"),
+    (_set(('dimensions',), []), 'dimensions', '[]'),
+    (_set(('dimensions',), {'dx': 1}), 'dimensions', "{'dx': 1}"),
+    (_set(('dimensions', 0), 'dx'), 'dimensions[0]', "'dx'"),
+    (_set(('safety',), 'fast'), 'safety', "'fast'"),
+    (lambda d: d.update({1: 'x', 'zz': 'y'}), 'unknown key', '1'),
+]
+
+
+@pytest.mark.parametrize('edit, key, value', BAD)
+def test_invalid_profile_names_file_key_and_value(tmp_path, edit, key, value):
+    data = copy.deepcopy(BASE)
+    edit(data)
+    path = tmp_path / 'bad.yaml'
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError) as info:
+        load_profile(path)
+    msg = str(info.value)
+    assert str(path) in msg and key in msg and value in msg, msg
+    assert '\n' not in msg
+
+
+@pytest.mark.parametrize('text, expected', [
+    ('name: [x\n', 'not valid YAML: '),
+    (SEVEN_DOF_PROFILE + 'name: again\n',
+     f"key 'name' appears twice at line {SEVEN_DOF_PROFILE.count(chr(10)) + 1}, column 1"),
+    ('- a\n- b\n', 'mapping at the top level, got list'),
+    ('', 'the profile is empty'),
+    (b'name: \xff\xfe\n', 'not UTF-8 text'),
+])
+def test_unreadable_file_is_one_line_error(tmp_path, text, expected):
+    path = tmp_path / 'odd.yaml'
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(ConfigError, match='odd.yaml') as info:
+        load_profile(path)
+    assert expected in str(info.value) and '\n' not in str(info.value)
+
+
+def test_unknown_name_lists_known_profiles_and_paths_must_exist(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load_profile('no_such_robot')
+    assert "'no_such_robot'" in str(info.value)
+    assert all(name in str(info.value) for name in SHIPPED)
+    with pytest.raises(ConfigError, match='does not exist'):
+        load_profile(tmp_path / 'missing.yaml')
+    (tmp_path / 'folder.yaml').mkdir()
+    with pytest.raises(ConfigError, match='is not a file'):
+        load_profile(tmp_path / 'folder.yaml')
+
+
+def test_profile_given_as_path(profile_path, monkeypatch):
+    by_str, by_path = load_profile(str(profile_path)), load_profile(profile_path)
+    assert by_str == by_path and by_str.name == 'test7' and by_str.source == str(profile_path)
+    assert load_profile(by_str) is by_str
+    monkeypatch.chdir(profile_path.parent.parent)
+    assert load_profile(os.path.join(profile_path.parent.name, 'test7.yaml')) == by_str
+
+
+def test_description_and_unit_may_be_null(tmp_path):
+    data = copy.deepcopy(BASE)
+    data['description'] = None
+    data['dimensions'][0]['unit'] = None
+    p = profile_from_dict(data)
+    assert p.description == '' and p.dimensions[0].unit == ''
+
+
+def test_robotok_profile_path_is_searched_first(tmp_path, monkeypatch):
+    lab, flat = tmp_path / 'lab', tmp_path / 'flat'
+    (lab / 'robots').mkdir(parents=True)
+    flat.mkdir()
+    (lab / 'robots' / 'lab_arm.yaml').write_text(SEVEN_DOF_PROFILE.replace('test7', 'lab_arm'))
+    (flat / 'flat_arm.yaml').write_text(SEVEN_DOF_PROFILE.replace('test7', 'flat_arm'))
+    override = SEVEN_DOF_PROFILE.replace('test7', 'ur5e')
+    override = override.replace('control_rate_hz: 10', 'control_rate_hz: 99')
+    (lab / 'robots' / 'ur5e.yaml').write_text(override)
+    assert 'lab_arm' not in list_profiles()
+    monkeypatch.setenv('ROBOTOK_PROFILE_PATH', os.pathsep.join([str(lab), str(flat)]))
+    assert {'lab_arm', 'flat_arm', *SHIPPED} <= set(list_profiles())
+    assert load_profile('lab_arm').name == 'lab_arm'
+    assert load_profile('flat_arm').name == 'flat_arm'
+    assert load_profile('ur5e').control_rate_hz == 99.0
+    monkeypatch.setenv('ROBOTOK_PROFILE_PATH', '')
+    assert load_profile('ur5e').control_rate_hz == 10.0
+
+
+@pytest.mark.parametrize('name', SHIPPED + ['test7'])
+def test_to_dict_round_trip(name, profile_path, tmp_path):
+    p = load_profile(profile_path if name == 'test7' else name)
+    assert profile_from_dict(p.to_dict()) == p
+    assert profile_from_dict(yaml.safe_load(p.to_yaml())) == p
+    save_profile(p, tmp_path / 'copy.yaml')
+    assert load_profile(tmp_path / 'copy.yaml') == p
+    changed = p.to_dict()
+    changed['safety']['max_linear_speed'] /= 2
+    assert profile_from_dict(changed) != p
+
+
+def test_binary_gripper_thresholds_at_the_middle():
+    g = Gripper(dimension='g', open_value=1.0, closed_value=0.0, command_open=0.08,
+                command_closed=0.0)
+    values = np.array([-1.0, 0.0, 0.49, 0.5, 0.8, 1.0, 2.0])
+    np.testing.assert_array_equal(g.openness(values), [0, 0, 0, 1, 1, 1, 1])
+    np.testing.assert_allclose(g.command(values), [0, 0, 0, 0.08, 0.08, 0.08, 0.08])
+    np.testing.assert_array_equal(g.action_from_openness([0.0, 0.4, 0.6, 1.0]), [0, 0, 1, 1])
+    robosuite = load_profile('robosuite_panda_osc').gripper  # -1 open, +1 closed
+    np.testing.assert_array_equal(robosuite.openness([-1.0, -0.2, 0.2, 1.0]), [1, 1, 0, 0])
+    np.testing.assert_array_equal(robosuite.command([-1.0, 1.0]), [-1.0, 1.0])
+    np.testing.assert_array_equal(robosuite.action_from_openness([1.0, 0.0]), [-1.0, 1.0])
+
+
+def test_continuous_gripper_maps_linearly_and_inverts():
+    g = load_profile('franka_panda').gripper  # 0 open, 1 closed; 0.08 m open width
+    np.testing.assert_allclose(g.openness([0.0, 0.25, 1.0, 1.5, -0.5]), [1, 0.75, 0, 0, 1])
+    np.testing.assert_allclose(g.command([0.0, 0.25, 1.0]), [0.08, 0.06, 0.0])
+    frac = np.linspace(0, 1, 11)
+    np.testing.assert_allclose(g.openness(g.action_from_openness(frac)), frac)
+    assert np.shape(g.command(0.5)) == () and g.command(np.zeros((3, 2))).shape == (3, 2)
+
+
+def test_cli_show_prints_every_field(capsys):
+    assert main(['profile', 'show', 'franka_panda']) == 0
+    out = capsys.readouterr().out
+    for text in (*CARTESIAN, 'panda_link0', '15 Hz', '0.075', '-0.77763', '0.759793',
+                 '-0.075..0.075 m', 'continuous', 'command open=0.08', '0.5 m/s', '1 rad/s'):
+        assert text in out, text
+
+
+def test_cli_show_path_and_unknown_name(profile_path, capsys):
+    assert main(['profile', 'show', str(profile_path)]) == 0
+    assert 'test7' in capsys.readouterr().out
+    assert main(['profile', 'show', 'no_such_robot']) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith('robotok profile: error: unknown robot profile') and '\n' not in err
+    assert 'ur5e' in err
+
+
+def test_cli_list_marks_invalid_profiles(tmp_path, monkeypatch, capsys):
+    assert main(['profile', 'list']) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == SHIPPED
+    (tmp_path / 'broken.yaml').write_text('name: broken\n')
+    monkeypatch.setenv('ROBOTOK_PROFILE_PATH', str(tmp_path))
+    assert main(['profile', 'list', '--paths']) == 0
+    out = capsys.readouterr().out
+    assert 'broken  ' in out and 'INVALID: ' in out and str(tmp_path / 'broken.yaml') in out
+
+
+def test_cli_validate_reports_each_file(profile_path, tmp_path, capsys):
+    shipped = [str(ROBOTS / f'{n}.yaml') for n in SHIPPED]
+    assert main(['profile', 'validate', *shipped]) == 0
+    assert capsys.readouterr().out.count('ok ') == len(SHIPPED)
+    bad = tmp_path / 'bad.yaml'
+    bad.write_text(SEVEN_DOF_PROFILE.replace('max_linear_speed: 0.25', 'max_linear_speed: -3'))
+    assert main(['profile', 'validate', str(profile_path), str(bad)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out.startswith(f'ok {profile_path}: test7, 7 dims, 10 Hz')
+    assert captured.err.count('\n') == 1
+    assert str(bad) in captured.err and 'safety.max_linear_speed' in captured.err
+    assert '-3' in captured.err
+
+
+def test_installed_robotok_validate_prints_no_traceback(tmp_path):
+    exe = Path(sys.executable).parent / 'robotok'
+    if not exe.exists():
+        pytest.skip(f'robotok console script not installed next to {sys.executable}')
+    bad = tmp_path / 'bad.yaml'
+    bad.write_text(SEVEN_DOF_PROFILE.replace('open_value: 1', 'open_value: 0'))
+    run = subprocess.run([str(exe), 'profile', 'validate', str(bad)], capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 2 and run.stdout == ''
+    assert 'Traceback' not in run.stderr and run.stderr.count('\n') == 1
+    assert 'gripper' in run.stderr and 'both are 0.0' in run.stderr
