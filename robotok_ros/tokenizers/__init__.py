@@ -13,7 +13,7 @@ KINDS = {
     'uniform': ('robotok_ros.tokenizers.binning', 'UniformTokenizer'),
     'rt1': ('robotok_ros.tokenizers.binning', 'RT1Tokenizer'),
     'quantile': ('robotok_ros.tokenizers.binning', 'QuantileTokenizer'),
-    'openvla': ('robotok_ros.tokenizers.binning', 'OpenVLATokenizer'),
+    'openvla': ('robotok_ros.tokenizers.openvla', 'OpenVLATokenizer'),
     'vq': ('robotok_ros.tokenizers.vq', 'VQTokenizer'),
     'fast': ('robotok_ros.tokenizers.fast', 'FASTTokenizer'),
 }
