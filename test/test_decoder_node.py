@@ -167,8 +167,8 @@ def test_malformed_messages_rejected_counted_node_alive(ros, profile_path):
     dec = Decoder(ros, profile_path)
     good = dec.ids(np.zeros(7))
     cases = [(good[:6], None, 'length'), ([], None, 'length'),
-             (np.r_[good[:6], 256], None, 'out_of_range'), (np.r_[-5, good[1:]], None,
-                                                              'out_of_range'),
+             (np.r_[good[:6], 256], None, 'out_of_range'),
+             (np.r_[-5, good[1:]], None, 'out_of_range'),
              (good, [2, 7], 'layout'), (np.r_[good, good], [7, 2], 'layout')]
     for ids, dims, _ in cases:
         dec.send(ids, dims)
@@ -242,9 +242,9 @@ def test_sim_time_stamps_commands(ros, profile_path):
 
 @pytest.mark.parametrize('params,needle', [
     ({'n_bins': 5}, 'parameter n_bins must be an integer in [16, 4096], got 5'),
-    ({'tokenizer': 'bogus'}, "parameter tokenizer must be one of"),
+    ({'tokenizer': 'bogus'}, 'parameter tokenizer must be one of'),
     ({'robot': 'no_such_robot'}, "parameter robot='no_such_robot'"),
-    ({'chunk_policy': 'mix'}, "parameter chunk_policy must be one of replace, ensemble, got "
+    ({'chunk_policy': 'mix'}, 'parameter chunk_policy must be one of replace, ensemble, got '
                               "'mix'"),
     ({'tokenizer': 'quantile'}, 'parameter tokenizer_path must name a saved tokenizer'),
 ])
