@@ -3,8 +3,10 @@ Find, read and validate robot profile YAML files.
 
 Profiles live in ``config/robots``: in the source tree when robotok_ros runs
 from a checkout or an editable install, in ``share/robotok_ros/config/robots``
-after ``colcon build``.  ``ROBOTOK_PROFILE_PATH`` (colon-separated folders)
-is searched first, so a lab can keep its own robots outside the package.
+after ``colcon build``.  ``ROBOTOK_PROFILE_PATH`` (os.pathsep-separated
+folders, each holding ``robots/<name>.yaml`` or the ``<name>.yaml`` files
+themselves) is searched first, so a lab can keep its own robots outside the
+package and override a shipped one of the same name.
 """
 
 import os
@@ -41,12 +43,12 @@ def config_dirs():
 
 def _robot_dirs():
     # A ROBOTOK_PROFILE_PATH entry may be a config folder (holding robots/) or the folder of
-    # YAML files itself: pointing at the wrong level of the tree is an easy mistake to make.
+    # YAML files itself: pointing one level too deep is an easy mistake to make. A folder
+    # with robots/ in it is never read flat, so node parameter files beside it stay out.
     env = _env_dirs()
     for base in config_dirs():
-        yield base / 'robots'
-        if base in env:
-            yield base
+        robots = base / 'robots'
+        yield base if base in env and not robots.is_dir() else robots
 
 
 def list_profiles():

@@ -244,9 +244,11 @@ def test_robotok_profile_path_is_searched_first(tmp_path, monkeypatch):
     override = SEVEN_DOF_PROFILE.replace('test7', 'ur5e')
     override = override.replace('control_rate_hz: 10', 'control_rate_hz: 99')
     (lab / 'robots' / 'ur5e.yaml').write_text(override)
+    (lab / 'node_params.yaml').write_text('decoder:\n  ros__parameters: {}\n')
     assert 'lab_arm' not in list_profiles()
     monkeypatch.setenv('ROBOTOK_PROFILE_PATH', os.pathsep.join([str(lab), str(flat)]))
     assert {'lab_arm', 'flat_arm', *SHIPPED} <= set(list_profiles())
+    assert 'node_params' not in list_profiles()
     assert load_profile('lab_arm').name == 'lab_arm'
     assert load_profile('flat_arm').name == 'flat_arm'
     assert load_profile('ur5e').control_rate_hz == 99.0
