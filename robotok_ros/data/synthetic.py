@@ -35,6 +35,7 @@ from scipy.spatial.transform import Rotation
 START_POSITION = (0.45, 0.0, 0.30)
 HASTY_PROBABILITY = 0.06
 NOISE_FRACTION = 0.03
+CYCLE_S = 8.0  # mean length of one pick-and-place cycle at full tempo
 
 
 class PoseTrajectory(NamedTuple):
@@ -77,6 +78,7 @@ class _Operator:
         self.lin_index, self.lin_pos, self.lin_neg = _limits(profile, LINEAR_NAMES)
         self.ang_index, self.ang_pos, self.ang_neg = _limits(profile, ANGULAR_NAMES)
         self.speed = rng.uniform(0.7, 1.0)
+        self.tempo = 1.0
         self.position = np.zeros(3)
         self.rotvec = np.zeros(3)
         self.lin, self.ang, self.grip = [], [], []
@@ -84,7 +86,7 @@ class _Operator:
         self.grip_value = gripper.open_value if gripper else 0.0
 
     def steps(self, seconds):
-        return max(1, int(round(seconds * self.rate)))
+        return max(1, int(round(seconds * self.tempo * self.rate)))
 
     def _hold(self, n):
         self.lin.append(np.zeros((n, 3)))
@@ -161,10 +163,19 @@ class _Operator:
         return sum(len(g) for g in self.grip)
 
     def perform(self, total):
-        """Script pick-and-place cycles until ``total`` steps are planned."""
+        """
+        Script pick-and-place cycles filling ``total`` steps.
+
+        Short episodes are performed at a quicker tempo so one cycle fits.  A last
+        cycle whose release would fall past the end is replaced by a hold: a
+        demonstration ends with the object put down, not mid-transport.
+        """
         rng = self.rng
+        self.tempo = float(np.clip(total / (CYCLE_S * self.rate), 0.5, 1.0))
         self.pause(0.1, 0.4)
+        cycles = 0
         while self.length() < total:
+            mark = len(self.grip)
             self.reach()
             if rng.random() < 0.4:
                 self.reach(0.4, 0.8, small=True)
@@ -175,9 +186,16 @@ class _Operator:
                 self.reach()
             self.pause(0.2, 0.6)
             self.gripper_to(closed=False)
+            released = self.length()
+            if released > total and cycles:
+                for parts in (self.lin, self.ang, self.grip):
+                    del parts[mark:]
+                self._hold(total - self.length())
+                break
             self.pause(0.1, 0.4)
             self.reach()
             self.pause(0.2, 0.8)
+            cycles += 1
         return (np.concatenate(self.lin)[:total], np.concatenate(self.ang)[:total],
                 np.concatenate(self.grip)[:total])
 
