@@ -236,3 +236,39 @@ def test_chunking_drops_short_tails_and_rejects_too_short_data():
     from robotok_ros.errors import DataError
     with pytest.raises(DataError, match='4 steps'):
         chunk_episodes([np.zeros((3, 7))], 4, 7)
+
+
+def test_cli_train_vq_splits_by_episode_and_saves_metrics(tmp_path, profile7, capsys):
+    import json
+    from robotok_ros.cli.main import main
+    data = tmp_path / 'demo.npz'
+    np.savez(data, actions=np.stack(smooth_episodes(10, seed=3)))
+    out = tmp_path / 'vq'
+    status = main(['train-vq', '--data', str(data), '--profile', str(profile7), '--chunk',
+                   str(K), '--codebook', '8', '--code-dim', '4', '--hidden', '16',
+                   '--epochs', '3', '--batch-size', '16', '--val-fraction', '0.3', '--quiet',
+                   '--out', str(out)])
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert '7 training / 3 validation episodes' in printed
+    metrics = json.loads((out / 'metrics.json').read_text())
+    assert metrics['train_episodes'] == 7 and metrics['val_episodes'] == 3
+    assert metrics['validation']['chunks'] == 3 * 10
+    assert set(metrics['validation']['rmse_physical']) == {
+        'dx [m]', 'dy [m]', 'dz [m]', 'droll [rad]', 'dpitch [rad]', 'dyaw [rad]',
+        'gripper [-]'}
+    assert len(metrics['history']) == 3 and 0 < metrics['train']['used'][0] <= 1
+    tok = load_tokenizer(out)
+    assert tok.settings()['codebook_size'] == 8 and tok.settings()['hidden'] == [16]
+
+
+def test_cli_train_vq_user_errors_are_one_line(tmp_path, profile7, capsys):
+    from robotok_ros.cli.main import main
+    status = main(['train-vq', '--synthetic', '1', '--profile', str(profile7), '--out',
+                   str(tmp_path / 'x')])
+    assert status == 2
+    assert 'at least 2 episodes' in capsys.readouterr().err
+    status = main(['train-vq', '--data', str(tmp_path / 'none.npz'), '--profile',
+                   str(profile7), '--out', str(tmp_path / 'x')])
+    assert status == 2
+    assert 'none.npz' in capsys.readouterr().err

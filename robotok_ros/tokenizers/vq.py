@@ -79,8 +79,9 @@ class VQTokenizer(ActionTokenizer):
     ``codebook_size``, ``levels``, ``code_dim``, ``hidden``), id layout
     (``vocab_offset``) and training (``seed``, ``epochs``, ``batch_size``,
     ``learning_rate``, ``stride``, ``kmeans_init``, ``dead_code_threshold`` --
-    a code whose EMA use per batch falls below it is reset to a recent encoder
-    output, 0 disables --, ``decay``, ``codebook_update``: 'ema' or 'loss',
+    a code whose EMA use per batch falls below this fraction of the mean use
+    (batch / C) is reset to a recent encoder output; 0 disables --, ``decay``
+    (of the EMAs), ``codebook_update``: 'ema' or 'loss',
     ``commitment_weight``, ``fit_ranges``: take the normalisation ranges from
     the data in ``fit``).
     """
@@ -90,8 +91,8 @@ class VQTokenizer(ActionTokenizer):
 
     def __init__(self, profile, chunk_steps=8, codebook_size=256, levels=1, code_dim=16,
                  hidden=(256, 128), vocab_offset=0, seed=0, epochs=30, batch_size=256,
-                 learning_rate=1e-3, stride=1, kmeans_init=True, dead_code_threshold=0.05,
-                 decay=0.9, codebook_update='ema', commitment_weight=0.25, fit_ranges=True):
+                 learning_rate=1e-3, stride=1, kmeans_init=True, dead_code_threshold=0.3,
+                 decay=0.95, codebook_update='ema', commitment_weight=0.25, fit_ranges=True):
         super().__init__(profile)
         self.chunk_steps = _check_int('chunk_steps', chunk_steps, 1, 1024)
         self.codebook_size = _check_int('codebook_size', codebook_size, 2, 65536)

@@ -1,0 +1,170 @@
+"""
+`robotok train-vq`: train the VQ-VAE chunk tokenizer on demonstrations.
+
+Episodes are split into training and validation sets BY EPISODE (chunks of one
+demonstration never sit on both sides).  The model trains on every K-step
+window of the training episodes (--stride), then both sets are measured on
+back-to-back chunks as a policy would play them: RMSE per dimension in action
+and physical units, fraction of codes used and perplexity per level, clips.
+The tokenizer (tokenizer.yaml + state.safetensors) and metrics.json go to
+--out.
+"""
+
+import argparse
+import json
+from pathlib import Path
+import time
+
+from robotok_ros.cli.common import add_profile_args, profile_from_args
+from robotok_ros.errors import ConfigError
+
+EXAMPLES = """\
+examples:
+  robotok train-vq --synthetic 200 --robot robosuite_panda_osc --chunk 8 --out /tmp/vq
+  robotok train-vq --data lift.hdf5 door.hdf5 stack.hdf5 --val-data nut-assembly.hdf5 \\
+      --robot robosuite_panda_osc --chunk 8 --codebook 64 --levels 2 --out /tmp/vq
+  robotok train-vq --data bridge/ --robot widowx_250 --chunk 5 --codebook 16 \\
+      --val-fraction 0.2 --epochs 100 --out /tmp/vq
+"""
+
+
+def register(subparsers):
+    """Add the ``train-vq`` subcommand."""
+    p = subparsers.add_parser(
+        'train-vq', help='train the VQ-VAE chunk tokenizer (K steps -> R codes)',
+        description=__doc__.split('\n\n', 1)[1], epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_profile_args(p)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument('--data', nargs='+', metavar='PATH',
+                     help='recorded demonstrations (any format `robotok` reads); several '
+                          'files or folders are joined')
+    src.add_argument('--synthetic', type=int, metavar='N',
+                     help='N generated demonstrations (minimum-jerk reaches and grasps)')
+    p.add_argument('--val-data', nargs='+', metavar='PATH',
+                   help='measure on these episodes instead of a split of --data')
+    p.add_argument('--val-fraction', type=float, default=0.2, metavar='F',
+                   help='share of episodes held out for validation (default 0.2, at least 1)')
+    p.add_argument('--key', default=None, help='dataset key/column holding the actions')
+    p.add_argument('--seed', type=int, default=0,
+                   help='seed of the split, of --synthetic and of training (default 0)')
+    p.add_argument('--chunk', type=int, default=8, metavar='K', help='steps per chunk (8)')
+    p.add_argument('--codebook', type=int, default=256, metavar='C',
+                   help='codes per level (default 256)')
+    p.add_argument('--levels', type=int, default=1, metavar='R',
+                   help='residual VQ levels = tokens per chunk (default 1)')
+    p.add_argument('--code-dim', type=int, default=16, metavar='N',
+                   help='size of the code vectors (default 16)')
+    p.add_argument('--hidden', type=int, nargs='+', default=[256, 128], metavar='N',
+                   help='encoder hidden sizes; the decoder mirrors them (default 256 128)')
+    p.add_argument('--epochs', type=int, default=30, help='training epochs (default 30)')
+    p.add_argument('--batch-size', type=int, default=256, metavar='B', help='default 256')
+    p.add_argument('--lr', type=float, default=1e-3, help='Adam learning rate (default 1e-3)')
+    p.add_argument('--stride', type=int, default=1, metavar='N',
+                   help='step between training windows (default 1: every window)')
+    p.add_argument('--reset-threshold', type=float, default=0.3, metavar='X',
+                   help='reset a code to a recent encoder output when its average use per '
+                        'batch falls below X times the mean (default 0.3; 0: never reset)')
+    p.add_argument('--no-kmeans', action='store_true',
+                   help='random codebook start instead of k-means on encoder outputs')
+    p.add_argument('--codebook-update', choices=('ema', 'loss'), default='ema',
+                   help='codebooks follow an EMA of their inputs (default) or learn from the '
+                        'VQ-VAE codebook loss')
+    p.add_argument('--no-fit-ranges', action='store_true',
+                   help="normalise with the profile's ranges instead of the training data's")
+    p.add_argument('--vocab-offset', type=int, default=0, metavar='N',
+                   help='first action id, e.g. 32000 to sit after a Llama vocabulary')
+    p.add_argument('--out', required=True, metavar='DIR', help='folder for the tokenizer')
+    p.add_argument('--quiet', action='store_true', help='no progress bar')
+    p.set_defaults(func=run)
+
+
+def _read(paths, key, profile):
+    from robotok_ros.data.readers import read_episodes
+    episodes = []
+    for path in paths:
+        for i, ep in enumerate(read_episodes(path, key=key, dim=profile.dim)):
+            if ep.shape[1] != profile.dim:
+                raise ConfigError(f'{path}: episode {i} has {ep.shape[1]} action dimensions, '
+                                  f'profile {profile.name} has {profile.dim}')
+            episodes.append(ep)
+    return episodes
+
+
+def measure(tok, episodes):
+    """Return ``tok.evaluate(episodes)`` plus tokens per second of motion."""
+    m = tok.evaluate(episodes)
+    m['chunk_steps'] = tok.chunk_steps
+    m['tokens_per_second'] = tok.levels * tok.profile.control_rate_hz / tok.chunk_steps
+    units = {d.name: d.unit or '-' for d in tok.profile.dimensions}
+    m['rmse_physical'] = {f'{k} [{units[k]}]': v for k, v in m['rmse_physical'].items()}
+    return m
+
+
+def format_metrics(label, m):
+    """Return a few readable lines for one metrics dict."""
+    rmse = '  '.join(f'{k} {v:.3g}' for k, v in m['rmse_physical'].items())
+    used = ' '.join(f'{u:.1%}' for u in m['used'])
+    perp = ' '.join(f'{p:.1f}' for p in m['perplexity'])
+    return '\n'.join([
+        f'{label}: {m["chunks"]} chunks of {m["chunk_steps"]} steps -> '
+        f'{m["tokens_per_chunk"]} token(s) each ({m["tokens_per_second"]:.2f} tokens/s of '
+        'motion)',
+        f'  codes used per level {used}  perplexity {perp}',
+        f'  RMSE (physical) {rmse}',
+        f'  action clips {sum(m["clips"].values())}'])
+
+
+def run(args):
+    """Load data, split by episode, train, measure, save; return 0."""
+    from robotok_ros.cli.cmd_train_bpe import split_episodes
+    from robotok_ros.tokenizers.vq import VQTokenizer
+    from tqdm import tqdm
+    profile = profile_from_args(args)
+    if args.synthetic is not None:
+        if args.synthetic < 2 and not args.val_data:
+            raise ConfigError(f'--synthetic needs at least 2 episodes, got {args.synthetic}')
+        from robotok_ros.data.synthetic import generate_episodes
+        episodes = generate_episodes(profile, n_episodes=args.synthetic, seed=args.seed)
+    else:
+        episodes = _read(args.data, args.key, profile)
+    if args.val_data:
+        train, val = episodes, _read(args.val_data, args.key, profile)
+    else:
+        train, val = split_episodes(episodes, args.val_fraction, args.seed)
+    tok = VQTokenizer(profile, chunk_steps=args.chunk, codebook_size=args.codebook,
+                      levels=args.levels, code_dim=args.code_dim, hidden=args.hidden,
+                      vocab_offset=args.vocab_offset, seed=args.seed, epochs=args.epochs,
+                      batch_size=args.batch_size, learning_rate=args.lr, stride=args.stride,
+                      kmeans_init=not args.no_kmeans, dead_code_threshold=args.reset_threshold,
+                      codebook_update=args.codebook_update, fit_ranges=not args.no_fit_ranges)
+    print(f'train-vq: {len(train)} training / {len(val)} validation episodes; chunks of '
+          f'{tok.chunk_steps} steps -> {tok.levels} x {tok.codebook_size} codes')
+    bar = tqdm(total=tok.epochs, desc='train-vq', unit='epoch', disable=args.quiet)
+
+    def progress(epoch, record):
+        bar.update(1)
+        bar.set_postfix(loss=f'{record["loss"]:.4f}', used=f'{min(record["used"]):.0%}',
+                        perplexity=f'{min(record["perplexity"]):.1f}')
+
+    start = time.perf_counter()
+    try:
+        tok.fit(train, progress=progress)
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - start
+    metrics = {'tokenizer': tok.settings(), 'vocab_size': tok.vocab_size,
+               'id_range': list(tok.id_range), 'profile': profile.name,
+               'train_episodes': len(train), 'val_episodes': len(val),
+               'train_seconds': seconds, 'history': tok.history,
+               'train': measure(tok, train), 'validation': measure(tok, val)}
+    out = Path(args.out)
+    tok.save(out)
+    (out / 'metrics.json').write_text(json.dumps(metrics, indent=2) + '\n')
+    print(tok.describe())
+    print(f'trained {tok.epochs} epochs in {seconds:.1f} s, final loss '
+          f'{tok.history[-1]["loss"]:.5f}')
+    print(format_metrics('train', metrics['train']))
+    print(format_metrics('validation', metrics['validation']))
+    print(f'saved {out}/ (tokenizer.yaml, state.safetensors, metrics.json)')
+    return 0
