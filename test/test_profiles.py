@@ -4,7 +4,6 @@ import copy
 import math
 import os
 from pathlib import Path
-import struct
 import subprocess
 import sys
 
@@ -12,6 +11,7 @@ from conftest import data_dir, SEVEN_DOF_PROFILE
 import numpy as np
 import pytest
 from robotok_ros.cli.main import main
+from robotok_ros.data.readers import read_episodes
 from robotok_ros.errors import ConfigError
 from robotok_ros.profile_loader import list_profiles, load_profile, profile_from_dict, save_profile
 from robotok_ros.robot_profile import Gripper
@@ -54,49 +54,11 @@ def test_shipped_profile_is_consistent(name):
     assert limits[1] is None or p.safety.max_angular_speed < limits[1]
 
 
-def _bridge_actions(path):
-    """Return the (N, 7) steps/action of an RLDS TFRecord, parsing tf.train.Example by hand."""
-    def fields(buf):
-        i = 0
-        while i < len(buf):
-            key, i = _varint(buf, i)
-            if key & 7 == 2:
-                n, i = _varint(buf, i)
-                yield key >> 3, buf[i:i + n]
-                i += n
-            elif key & 7 == 0:
-                i = _varint(buf, i)[1]
-            else:
-                i += 4 if key & 7 == 5 else 8
-    data, i, out = path.read_bytes(), 0, []
-    while i < len(data):
-        n = struct.unpack('<Q', data[i:i + 8])[0]
-        for _, features in fields(data[i + 12:i + 12 + n]):
-            for _, entry in fields(features):
-                item = dict(fields(entry))
-                if item[1] == b'steps/action':
-                    packed = dict(fields(dict(fields(item[2]))[2]))[1]
-                    out.append(np.frombuffer(packed, '<f4').reshape(-1, 7))
-        i += n + 16
-    return np.concatenate(out).astype(np.float64)
-
-
-def _varint(buf, i):
-    value = shift = 0
-    while True:
-        byte = buf[i]
-        i += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            return value, i
-
-
 def test_widowx_profile_covers_real_bridge_actions():
     path = Path(data_dir()) / 'bridge' / 'bridge_dataset-train.tfrecord'
     if not path.is_file():
         pytest.skip(f'shared BridgeData sample not found at {path}')
-    actions, p = _bridge_actions(path), load_profile('widowx_250')
+    actions, p = np.concatenate(read_episodes(path)), load_profile('widowx_250')
     assert actions.shape == (250, 7)
     assert np.all((actions >= p.lows) & (actions <= p.highs))
     q01 = np.array([d.q01 for d in p.dimensions])
@@ -106,14 +68,12 @@ def test_widowx_profile_covers_real_bridge_actions():
 
 
 def test_robosuite_profile_covers_real_demos():
-    h5py = pytest.importorskip('h5py')
     files = sorted((Path(data_dir()) / 'robosuite').glob('*.hdf5'))
     if not files:
         pytest.skip(f'shared robosuite demos not found under {data_dir()}')
     p = load_profile('robosuite_panda_osc')
     for path in files:
-        with h5py.File(path, 'r') as f:
-            actions = f['data/demo_1/actions'][:]
+        actions = np.concatenate(read_episodes(path))
         assert np.all((actions >= p.lows) & (actions <= p.highs)), path.name
         assert set(np.unique(actions[:, 6])) <= {p.gripper.open_value, p.gripper.closed_value}
 
