@@ -158,3 +158,102 @@ def test_episode_indices_continue_after_existing_bags(tmp_path):
     episode_path(tmp_path, 7).mkdir()
     assert next_episode_index(tmp_path) == 8
     assert episode_path(tmp_path, 8).name == 'episode_000008'
+
+
+# -- the episode_recorder node, with real rclpy in other processes ---------------------------
+def _status(msgs):
+    return json.loads(msgs[-1].data) if msgs else {}
+
+
+def _start_recorder(ros, profile_path, out_dir, **params):
+    from std_msgs.msg import String
+    proc = ros.start_node('episode_recorder', params={
+        'profile_path': str(profile_path), 'output_dir': str(out_dir), 'flush_period': 0.1,
+        'raw_topics': ['teleop/twist=geometry_msgs/msg/Twist'], **params})
+    status = ros.collect('/episode_recorder/status', String)
+    ros.wait_for_subscribers(ACTION_TOPIC)
+    ros.wait_for_subscribers('/robotok/task')
+    return proc, status
+
+
+def _publish_steps(ros, n, dim=7):
+    from geometry_msgs.msg import Twist
+    from std_msgs.msg import Float64MultiArray, Int32MultiArray, MultiArrayDimension
+    for step in range(n):
+        label = [MultiArrayDimension(label=step_label(step, step), size=1, stride=dim),
+                 MultiArrayDimension(label='action', size=dim, stride=dim)]
+        act = Float64MultiArray(data=[float(step)] * dim)
+        act.layout.dim = label
+        tok = Int32MultiArray(data=[step] * dim)
+        tok.layout.dim = label
+        ros.publish(ACTION_TOPIC, act)
+        ros.publish(TOKENS_TOPIC, tok)
+        ros.publish('/teleop/twist', Twist())
+        if step % 20 == 19:
+            ros.spin_for(0.005)
+
+
+@pytest.mark.timeout(60)
+def test_recorder_node_records_every_message_with_metadata(profile_path, tmp_path):
+    from rosutil import RosHarness
+    from std_msgs.msg import String
+    from std_srvs.srv import Trigger
+    n = 300
+    with RosHarness() as ros:
+        _, status = _start_recorder(ros, profile_path, tmp_path)
+        ros.publish('/robotok/task', String(data='pick up the block'))
+        assert ros.wait_for(lambda: _status(status).get('task') == 'pick up the block')
+        assert ros.call(Trigger, '/episode_recorder/start_episode', Trigger.Request()).success
+        _publish_steps(ros, n)
+        assert ros.wait_for(lambda: _status(status).get('counts', {}).get(ACTION_TOPIC) == n
+                            and _status(status)['counts'].get(TOKENS_TOPIC) == n)
+        reply = ros.call(Trigger, '/episode_recorder/stop_episode', Trigger.Request())
+        assert reply.success
+        assert ros.wait_for(lambda: _status(status).get('episodes_closed') == 1)
+    with Reader(reply.message) as reader:
+        counts = {c.topic: c.msgcount for c in reader.connections}
+    assert counts[ACTION_TOPIC] == n and counts[TOKENS_TOPIC] == n
+    assert counts['/teleop/twist'] == n
+    ep = read_bag(reply.message)
+    np.testing.assert_array_equal(ep.actions[:, 0], np.arange(n))
+    assert ep.task == 'pick up the block' and ep.metadata['episode_index'] == 0
+    assert ep.metadata['robot_profile']['name'] == 'test7'
+    assert ep.metadata['tokenizer']['kind'] == 'uniform'
+
+
+@pytest.mark.timeout(60)
+def test_killed_recorder_node_leaves_a_readable_bag(profile_path, tmp_path):
+    from rosutil import RosHarness
+
+    def readable_rows():
+        try:
+            return len(read_bag(episode_path(tmp_path, 0)).actions)
+        except DataError:
+            return -1
+
+    with RosHarness() as ros:
+        proc, status = _start_recorder(ros, profile_path, tmp_path, start_on_launch=True,
+                                       fsync=False)
+        assert ros.wait_for(lambda: _status(status).get('recording'))
+        _publish_steps(ros, 100)
+        assert ros.wait_for(lambda: readable_rows() == 100)
+        proc.proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    ep = read_bag(episode_path(tmp_path, 0))
+    np.testing.assert_array_equal(ep.actions[:, 0], np.arange(100))
+
+
+@pytest.mark.timeout(60)
+def test_recorder_shutdown_closes_the_bag_cleanly(profile_path, tmp_path):
+    import yaml
+    from rosutil import RosHarness
+    with RosHarness() as ros:
+        proc, status = _start_recorder(ros, profile_path, tmp_path, start_on_launch=True)
+        assert ros.wait_for(lambda: _status(status).get('recording'))
+        _publish_steps(ros, 50)
+        assert ros.wait_for(lambda: _status(status).get('counts', {}).get(ACTION_TOPIC) == 50)
+        assert ros.stop(proc) == 0
+    info = yaml.safe_load((episode_path(tmp_path, 0) / 'metadata.yaml').read_text())
+    custom = info['rosbag2_bagfile_information']['custom_data']
+    assert json.loads(custom['counts'])[ACTION_TOPIC] == 50
+    assert bag_mcap(episode_path(tmp_path, 0)).read_bytes()[-8:] == b'\x89MCAP0\r\n'

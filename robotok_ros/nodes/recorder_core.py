@@ -44,6 +44,13 @@ def typestore():
     return get_typestore(Stores.ROS2_KILTED)
 
 
+def _json(value):
+    """Return JSON text of ``value``; numpy scalars and arrays become plain numbers and lists."""
+    def plain(obj):
+        return obj.tolist() if hasattr(obj, 'tolist') else str(obj)
+    return json.dumps(value, sort_keys=True, default=plain)
+
+
 def _tail_records():
     """Return the MCAP DataEnd + Footer (no summary: readers scan the data) + closing magic."""
     data_end = bytes([_OP_DATA_END]) + struct.pack('<QI', 4, 0)
@@ -102,7 +109,7 @@ class EpisodeWriter:
         except WriterError as exc:
             raise DataError(f'cannot create bag {self.path}: {exc}') from None
         self.metadata = dict(metadata, format=METADATA_FORMAT)
-        self._custom = {'robotok': json.dumps(self.metadata, sort_keys=True)}
+        self._custom = {'robotok': _json(self.metadata)}
         self._writer.set_custom_data('robotok', self._custom['robotok'])
         self._conns = {}
         self.counts = {}
@@ -135,7 +142,7 @@ class EpisodeWriter:
 
     def set_custom(self, key, value):
         """Store ``value`` (JSON-able) under ``key`` in metadata.yaml's custom data."""
-        self._custom[key] = json.dumps(value, sort_keys=True)
+        self._custom[key] = _json(value)
         self._writer.set_custom_data(key, self._custom[key])
 
     def flush(self):
@@ -242,3 +249,16 @@ def next_episode_index(output_dir):
 def episode_path(output_dir, index):
     """Return the bag folder of episode ``index`` in ``output_dir``."""
     return Path(output_dir) / f'{EPISODE_PREFIX}{int(index):06d}'
+
+
+def episode_metadata(profile, tokenizer, task, index, tokenizer_path=''):
+    """Return the JSON-able metadata of one episode: robot profile, tokenizer, task, index."""
+    lo, hi = tokenizer.id_range
+    return {
+        'episode_index': int(index), 'task': str(task),
+        'robot_profile': profile.to_dict(), 'control_rate_hz': profile.control_rate_hz,
+        'tokenizer': {'kind': tokenizer.kind, 'settings': tokenizer.settings(),
+                      'path': str(tokenizer_path), 'chunk_steps': int(tokenizer.chunk_steps),
+                      'tokens_per_step': tokenizer.tokens_per_step,
+                      'vocab_size': int(tokenizer.vocab_size), 'id_range': [int(lo), int(hi)]},
+        'started_unix_ns': time.time_ns()}

@@ -1,0 +1,195 @@
+"""
+episode_recorder: teleop tokens, continuous actions and raw teleop messages -> one bag per episode.
+
+``~/start_episode`` and ``~/stop_episode`` (std_srvs/Trigger) open and close
+an MCAP bag (``<output_dir>/episode_<index>``) via ``recorder_core``.  Messages
+are taken serialized (``raw=True``) and written byte for byte, so recording
+costs no deserialisation.  The task text is the ``task`` parameter, replaced
+by the latest ``std_msgs/String`` on ``robotok/task``.  A flush timer makes the
+bag durable every ``flush_period`` seconds; stop waits ``stop_grace`` seconds
+for messages still in flight; shutdown closes an open bag cleanly.
+``~/status`` (std_msgs/String, JSON) reports recording state and counts.
+"""
+
+import importlib
+import json
+import os
+
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from robotok_ros.errors import ConfigError, DataError
+from robotok_ros.nodes.common import declare, declare_tokenizer_parameters, \
+    profile_and_tokenizer, run_node
+from robotok_ros.nodes.recorder_core import ACTION_TOPIC, ACTION_TYPE, episode_metadata, \
+    episode_path, EpisodeWriter, next_episode_index, TOKENS_TOPIC, TOKENS_TYPE
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+
+NAME = 'episode_recorder'
+
+
+def message_class(type_name):
+    """Return the rclpy message class of ``pkg/msg/Name`` (ConfigError when unknown)."""
+    parts = type_name.split('/')
+    if len(parts) != 3 or parts[1] != 'msg':
+        raise ConfigError(f'parameter raw_topics: type must look like pkg/msg/Name, '
+                          f'got {type_name!r}')
+    try:
+        return getattr(importlib.import_module(f'{parts[0]}.msg'), parts[2])
+    except (ImportError, AttributeError):
+        raise ConfigError(f'parameter raw_topics: message type {type_name!r} is not '
+                          'installed') from None
+
+
+def parse_raw_topics(entries):
+    """Return ``{topic: type}`` from ``['topic=pkg/msg/Name', ...]``."""
+    out = {}
+    for entry in entries:
+        topic, sep, type_name = entry.partition('=')
+        if not sep or not topic:
+            raise ConfigError(f'parameter raw_topics: entries look like '
+                              f'topic=pkg/msg/Name, got {entry!r}')
+        out[topic] = type_name
+    return out
+
+
+class EpisodeRecorder(Node):
+    """Record episodes on request; see the module docstring."""
+
+    def __init__(self):
+        super().__init__(NAME)
+        values = declare_tokenizer_parameters(self)
+        self.profile, self.tokenizer = profile_and_tokenizer(values)
+        self.tokenizer_path = values['tokenizer_path']
+        self.output_dir = os.path.expanduser(declare(
+            self, 'output_dir', 'robotok_episodes', 'Folder the episode bags go to.'))
+        self.task = declare(self, 'task', '', 'Task text stored with each episode; the '
+                            'latest message on robotok/task replaces it.', read_only=False)
+        raw = declare(self, 'raw_topics', [''], 'Raw teleop topics to record too, as '
+                      'topic=pkg/msg/Name entries.')
+        self.flush_period = declare(self, 'flush_period', 0.5, 'Seconds between flushes: '
+                                    'what a crash can lose at most.', float_range=(0.01, 60.0))
+        self.fsync = declare(self, 'fsync', True, 'fsync every flush (survives power loss, '
+                             'not only a killed process).')
+        self.stop_grace = declare(self, 'stop_grace', 0.25, 'Seconds stop waits for '
+                                  'messages still in flight.', float_range=(0.0, 10.0))
+        start = declare(self, 'start_on_launch', False, 'Start episode 0.. at once.')
+        depth = declare(self, 'qos_depth', 1000, 'Queue depth of every subscription.',
+                        int_range=(1, 100000))
+        topics = {TOKENS_TOPIC: TOKENS_TYPE, ACTION_TOPIC: ACTION_TYPE}
+        topics.update(parse_raw_topics([e for e in raw if e]))
+        qos = QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE)
+        self.topics = {}
+        for topic, type_name in topics.items():
+            resolved = self.resolve_topic_name(topic)
+            self.topics[resolved] = type_name
+            self.create_subscription(message_class(type_name), topic,
+                                     self._writer_callback(resolved), qos, raw=True)
+        self.create_subscription(String, 'robotok/task', self.on_task, 10)
+        status_qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                                durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self.status_pub = self.create_publisher(String, '~/status', status_qos)
+        self.create_service(Trigger, '~/start_episode', self.on_start)
+        self.create_service(Trigger, '~/stop_episode', self.on_stop)
+        self.writer = None
+        self.stopping = None
+        self.last_bag = ''
+        self.episodes = 0
+        self.create_timer(self.flush_period, self.on_flush)
+        self.create_timer(1.0, self.publish_status)
+        self.get_logger().info(f'recording {sorted(self.topics)} into {self.output_dir}')
+        if start:
+            self.start_episode()
+        self.publish_status()
+
+    def _writer_callback(self, topic):
+        def write(data):
+            if self.writer is not None:
+                self.writer.write(topic, self.get_clock().now().nanoseconds, data)
+        return write
+
+    def on_task(self, msg):
+        """Use the latest task text for the next episode."""
+        self.task = msg.data
+        self.publish_status()
+
+    # -- episodes --------------------------------------------------------------------------
+    def start_episode(self):
+        """Open the next episode's bag; return its path."""
+        if self.stopping is not None:
+            self._finish()
+        os.makedirs(self.output_dir, exist_ok=True)
+        index = next_episode_index(self.output_dir)
+        meta = episode_metadata(self.profile, self.tokenizer, self.task, index,
+                                self.tokenizer_path)
+        path = episode_path(self.output_dir, index)
+        self.writer = EpisodeWriter(path, self.topics, meta,
+                                    start_ns=self.get_clock().now().nanoseconds,
+                                    fsync=self.fsync)
+        self.get_logger().info(f'episode {index} started: {path} (task {self.task!r})')
+        self.publish_status()
+        return path
+
+    def on_start(self, request, response):
+        """~/start_episode: open a new bag (an open one must be stopped first)."""
+        if self.writer is not None and self.stopping is None:
+            response.success, response.message = False, f'already recording {self.writer.path}'
+            return response
+        try:
+            path = self.start_episode()
+        except DataError as exc:
+            response.success, response.message = False, str(exc)
+            return response
+        response.success, response.message = True, str(path)
+        return response
+
+    def on_stop(self, request, response):
+        """~/stop_episode: close the bag after ``stop_grace`` seconds (messages in flight)."""
+        if self.writer is None or self.stopping is not None:
+            response.success, response.message = False, 'not recording'
+            return response
+        response.success, response.message = True, str(self.writer.path)
+        self.stopping = self.create_timer(max(self.stop_grace, 1e-3), self._finish)
+        return response
+
+    def _finish(self):
+        if self.stopping is not None:
+            self.destroy_timer(self.stopping)
+            self.stopping = None
+        if self.writer is None:
+            return
+        writer, self.writer = self.writer, None
+        writer.set_custom('counts', writer.counts)
+        writer.close()
+        self.last_bag = str(writer.path)
+        self.episodes += 1
+        self.get_logger().info(f'episode closed: {writer.path} {writer.counts}')
+        self.publish_status(writer.counts)
+
+    def on_flush(self):
+        """Make the open bag durable up to now."""
+        if self.writer is not None:
+            self.writer.flush()
+
+    def publish_status(self, counts=None):
+        """Publish recording state, the open or last bag and its message counts."""
+        if counts is None:
+            counts = self.writer.counts if self.writer is not None else {}
+        status = {'recording': self.writer is not None and self.stopping is None,
+                  'bag': str(self.writer.path) if self.writer is not None else '',
+                  'last_bag': self.last_bag, 'episodes_closed': self.episodes,
+                  'task': self.task, 'counts': counts}
+        self.status_pub.publish(String(data=json.dumps(status)))
+
+    def on_shutdown(self):
+        """Close an open bag cleanly."""
+        self._finish()
+
+
+def main(args=None):
+    """Console script entry point of episode_recorder."""
+    raise SystemExit(run_node(EpisodeRecorder, NAME, args))
+
+
+if __name__ == '__main__':
+    main()
