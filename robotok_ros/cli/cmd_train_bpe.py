@@ -18,7 +18,8 @@ import numpy as np
 from robotok_ros.cli.common import add_profile_args, profile_from_args
 from robotok_ros.errors import ConfigError
 from robotok_ros.fitting import fit_ranges
-from robotok_ros.tokenizers.fast import FASTTokenizer, sliding_chunks, SYMBOL_BASE
+from robotok_ros.tokenizers.fast import FASTTokenizer, sliding_chunks
+from robotok_ros.tokenizers.symbol_bpe import SYMBOL_BASE
 
 EXAMPLES = """\
 examples:

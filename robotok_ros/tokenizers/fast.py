@@ -24,26 +24,23 @@ chunk and ``0.5 sqrt(H) / scale`` at any step, times the half-range of the
 normalisation (see ``error_bound``).
 
 Decoding needs only numpy and scipy; HF ``tokenizers`` is imported to fit and
-to encode.  The learned BPE is saved as HF ``Tokenizer.to_str()`` JSON inside
-``state.safetensors`` with its SHA-256; loading rebuilds a bare BPE model from
-the validated vocabulary and merges, so no saved normaliser, pre-tokeniser or
-code is ever used.
+to encode.  The learned BPE (``symbol_bpe.py``) is saved as HF
+``Tokenizer.to_str()`` JSON inside ``state.safetensors`` with its SHA-256;
+loading rebuilds a bare BPE model from the validated vocabulary and merges, so
+no saved normaliser, pre-tokeniser or code is ever used.
 """
 
-import hashlib
-import json
 import math
 import warnings
 
 import numpy as np
-from robotok_ros.errors import ConfigError, DataError, InvalidTokenError, TokenizerStateError
+from robotok_ros.errors import ConfigError, DataError, InvalidTokenError
 from robotok_ros.fitting import stack_episodes
 from robotok_ros.tokenizers.base import ActionTokenizer, check_actions
+from robotok_ros.tokenizers.symbol_bpe import MAX_SYMBOL_CLIP, SymbolBPE
 from scipy.fft import dct, idct
 
-# Private use area U+E000..U+F8FF: characters no Unicode normaliser touches.
-SYMBOL_BASE = 0xE000
-MAX_COEFF_CLIP = (0xF8FF - SYMBOL_BASE) // 2
+MAX_COEFF_CLIP = MAX_SYMBOL_CLIP
 NORMALIZATIONS = ('range', 'quantile')
 
 
@@ -126,8 +123,7 @@ class FASTTokenizer(ActionTokenizer):
         self.coeff_clip_counts = np.zeros(self.dim, dtype=np.int64)
         self.last_coeff_clip_counts = np.zeros(self.dim, dtype=np.int64)
         self.length_fixes = 0
-        alphabet = self.alphabet()
-        self._set_bpe({ch: i for i, ch in enumerate(alphabet)}, [], '<init>')
+        self._bpe = SymbolBPE.base(self.coeff_clip)
 
     # -- normalisation and coefficients ----------------------------------------------------
     def _set_normalization(self):
@@ -150,10 +146,6 @@ class FASTTokenizer(ActionTokenizer):
         self._norm_bound = float(np.max(np.maximum(np.abs(self._box_lo - self._centre),
                                                    np.abs(self._box_hi - self._centre))
                                         / self._half))
-
-    def alphabet(self):
-        """Return the 2M + 1 base characters, coefficient -M first."""
-        return [chr(SYMBOL_BASE + i) for i in range(2 * self.coeff_clip + 1)]
 
     def error_bound(self):
         """
@@ -188,29 +180,15 @@ class FASTTokenizer(ActionTokenizer):
         coef = np.clip(coef, -m, m).astype(np.int64)
         return coef.reshape(len(chunks), -1), action_clips, coeff_clips
 
-    def _strings(self, coeffs):
-        codes = np.ascontiguousarray(coeffs + (SYMBOL_BASE + self.coeff_clip), dtype=np.uint32)
-        # UCS-4 numpy strings are uint32 code points: one view, no Python loop.
-        return codes.view(f'<U{coeffs.shape[1]}').ravel().tolist()
-
     # -- the verb set ------------------------------------------------------------------------
     def fit(self, episodes, stride=1, progress=False):
         """Train the BPE on every ``stride``-th H-step window of ``episodes``; returns self."""
-        from tokenizers import models, Tokenizer, trainers
         if isinstance(episodes, np.ndarray):
             episodes = [episodes]
         stack_episodes(episodes, self.dim)
         chunks = sliding_chunks(episodes, self.horizon, _int_setting('stride', stride, 1, 10 ** 6))
-        coeffs = self.coefficients(chunks)[0]
-        # No normaliser or pre-tokeniser: a chunk is one word of 2M + 1 possible characters.
-        tok = Tokenizer(models.BPE())
-        trainer = trainers.BpeTrainer(vocab_size=self.vocab, min_frequency=2,
-                                      show_progress=progress, special_tokens=[],
-                                      initial_alphabet=self.alphabet())
-        tok.train_from_iterator(self._strings(coeffs), trainer, length=len(coeffs))
-        model = json.loads(tok.to_str())['model']
-        self._set_bpe(model['vocab'], model['merges'], '<trained>')
-        self._hf = tok
+        self._bpe = SymbolBPE.train(self.coefficients(chunks)[0], self.coeff_clip, self.vocab,
+                                    progress)
         return self
 
     def encode(self, actions):
@@ -220,9 +198,9 @@ class FASTTokenizer(ActionTokenizer):
         self._record_clips(action_clips)
         self.last_coeff_clip_counts = coeff_clips
         self.coeff_clip_counts = self.coeff_clip_counts + coeff_clips
-        encodings = self._tokenizer().encode_batch_fast(self._strings(coeffs),
-                                                        add_special_tokens=False)
-        ids = [np.asarray(e.ids, dtype=np.int64) + self.vocab_offset for e in encodings]
+        ids = self._bpe.encode(coeffs)
+        for i in ids:
+            i += self.vocab_offset
         return ids[0] if arr.ndim == 2 else ids
 
     def decode(self, tokens):
@@ -251,7 +229,7 @@ class FASTTokenizer(ActionTokenizer):
     @property
     def vocab_size(self):
         """Return the number of BPE tokens (base alphabet + merges)."""
-        return len(self._tok_len)
+        return len(self._bpe)
 
     @property
     def id_range(self):
@@ -296,14 +274,10 @@ class FASTTokenizer(ActionTokenizer):
 
     def _decode_many(self, seqs):
         ids, counts = self._checked_ids(seqs)
-        lens = self._tok_len[ids]
-        ends = np.cumsum(lens)
-        # Symbol k of token j sits at _tok_start[ids[j]] + k in the flat symbol table.
-        gather = np.repeat(self._tok_start[ids] - (ends - lens), lens) + np.arange(ends[-1])
-        symbols = self._symbols[gather]
+        symbols, lens = self._bpe.symbols(ids)
         n = self.horizon * self.dim
         per_seq = (np.add.reduceat(lens, np.cumsum([0] + counts[:-1])) if len(counts) > 1
-                   else ends[-1:])
+                   else np.array([len(symbols)]))
         if (per_seq == n).all():
             coeffs = symbols.reshape(len(counts), self.horizon, self.dim)
         else:
@@ -330,69 +304,14 @@ class FASTTokenizer(ActionTokenizer):
                       f'(length fix {self.length_fixes})', LengthFixWarning, stacklevel=4)
 
     # -- BPE state -----------------------------------------------------------------------------
-    def _set_bpe(self, vocab, merges, source):
-        """Validate a BPE vocabulary and merges over the alphabet, build the lookup tables."""
-        if not isinstance(vocab, dict) or not isinstance(merges, list):
-            raise TokenizerStateError(f'{source}: BPE model needs a vocab mapping and a merges '
-                                      'list')
-        size = len(vocab)
-        if sorted(v for v in vocab.values() if isinstance(v, int)) != list(range(size)):
-            raise TokenizerStateError(f'{source}: BPE ids must be exactly 0..{size - 1}')
-        first, last = SYMBOL_BASE, SYMBOL_BASE + 2 * self.coeff_clip
-        tokens = [None] * size
-        for text, i in vocab.items():
-            if not text or any(not first <= ord(ch) <= last for ch in text):
-                raise TokenizerStateError(f'{source}: BPE token {text!r} (id {i}) is not made '
-                                          f'of the {2 * self.coeff_clip + 1} coefficient symbols')
-            tokens[i] = text
-        if any(ch not in vocab for ch in self.alphabet()):
-            raise TokenizerStateError(f'{source}: BPE vocabulary lacks part of the base alphabet')
-        pairs = []
-        for k, merge in enumerate(merges):
-            pair = tuple(merge.split(' ')) if isinstance(merge, str) else tuple(merge)
-            if len(pair) != 2 or any(p not in vocab for p in pair) or ''.join(pair) not in vocab:
-                raise TokenizerStateError(f'{source}: BPE merge {k} {merge!r} does not join two '
-                                          'vocabulary tokens into a third')
-            pairs.append(pair)
-        self._vocab, self._merges, self._hf = dict(vocab), pairs, None
-        self._tok_len = np.array([len(t) for t in tokens], dtype=np.int64)
-        self._tok_start = np.cumsum(self._tok_len) - self._tok_len
-        self._symbols = np.array([ord(ch) for ch in ''.join(tokens)], dtype=np.int64) - (
-            SYMBOL_BASE + self.coeff_clip)
-
-    def _tokenizer(self):
-        if self._hf is None:
-            # A bare BPE model from checked data: nothing else from a file is ever run.
-            from tokenizers import models, Tokenizer
-            self._hf = Tokenizer(models.BPE(vocab=self._vocab, merges=self._merges))
-        return self._hf
-
     def bpe_json(self):
         """Return the BPE as HF ``Tokenizer.to_str()`` JSON (loadable with ``tokenizers``)."""
-        return self._tokenizer().to_str()
+        return self._bpe.to_json()
 
     def state_arrays(self):
         """Return the BPE JSON as uint8 bytes and its SHA-256."""
-        raw = self.bpe_json().encode('utf-8')
-        return {'bpe_json': np.frombuffer(raw, dtype=np.uint8).copy(),
-                'bpe_sha256': np.frombuffer(hashlib.sha256(raw).digest(), dtype=np.uint8).copy()}
+        return self._bpe.state_arrays()
 
     def load_state(self, arrays, source='<arrays>'):
         """Restore the BPE after checking its checksum, JSON and alphabet."""
-        raw, digest = arrays.get('bpe_json'), arrays.get('bpe_sha256')
-        if raw is None or digest is None or raw.dtype != np.uint8 or raw.ndim != 1:
-            raise TokenizerStateError(f'{source}: needs uint8 arrays bpe_json and bpe_sha256')
-        raw = raw.tobytes()
-        if hashlib.sha256(raw).digest() != digest.tobytes():
-            raise TokenizerStateError(f'{source}: bpe_json does not match its SHA-256; the file '
-                                      'was modified or corrupted')
-        try:
-            model = json.loads(raw.decode('utf-8'))['model']
-            vocab, merges = model['vocab'], model['merges']
-        except (ValueError, KeyError, TypeError) as exc:
-            raise TokenizerStateError(f'{source}: bpe_json is not a BPE tokenizer JSON: '
-                                      f'{exc}') from None
-        if model.get('type') != 'BPE':
-            raise TokenizerStateError(f'{source}: bpe_json model type must be BPE, '
-                                      f'got {model.get("type")!r}')
-        self._set_bpe(vocab, merges, source)
+        self._bpe = SymbolBPE.from_state(arrays, self.coeff_clip, source)
