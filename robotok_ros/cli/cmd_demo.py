@@ -3,7 +3,6 @@
 import importlib
 
 import numpy as np
-from robotok_ros.data.synthetic import generate_episodes
 from robotok_ros.fitting import fit_ranges
 from robotok_ros.profile_loader import load_profile
 from robotok_ros.resolution import analyze_resolution, format_table
@@ -18,6 +17,8 @@ STAGES = (
 
 def core_demo(args):
     """Fit a profile on generated demonstrations, tokenize, decode, print the resolution."""
+    # Imported here: the generator pulls in scipy, which other subcommands should not pay for.
+    from robotok_ros.data.synthetic import generate_episodes
     base = load_profile(args.robot)
     episodes = generate_episodes(base, n_episodes=args.episodes, seed=args.seed)
     train, test = episodes[:-4], episodes[-4:]
