@@ -272,3 +272,12 @@ def test_cli_train_vq_user_errors_are_one_line(tmp_path, profile7, capsys):
                    str(profile7), '--out', str(tmp_path / 'x')])
     assert status == 2
     assert 'none.npz' in capsys.readouterr().err
+
+
+def test_values_at_the_fitted_range_ends_are_not_clips(fitted, episodes):
+    chunk = np.zeros((K, 7))
+    chunk[0], chunk[1] = fitted.profile.lows, fitted.profile.highs
+    fitted.encode_chunk(chunk)
+    assert fitted.last_clip_counts.sum() == 0
+    fitted.evaluate(episodes)
+    assert fitted.last_clip_counts.sum() == 0

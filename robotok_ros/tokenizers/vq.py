@@ -24,8 +24,10 @@ from robotok_ros.tokenizers.base import ActionTokenizer, check_actions, check_to
 from robotok_ros.tokenizers.binning import _check_int
 
 CODEBOOK_UPDATES = ('ema', 'loss')
-# Rows per block in numpy inference: keeps the (rows, C) distance matrix in cache.
-_BLOCK = 4096
+# Rows per block in numpy inference: large blocks for the MLP's matrix products, small ones
+# for nearest-code search so the (rows, C) distance matrix stays in cache.
+_MLP_BLOCK = 32768
+_BLOCK = 2048
 
 
 def _check_float(name, value, lo, hi=None):
@@ -153,12 +155,21 @@ class VQTokenizer(ActionTokenizer):
                 f'{self.levels} code(s) of {self.codebook_size}; ids [{lo}, {hi}]')
 
     # -- normalisation ---------------------------------------------------------------------
-    def _normalise(self, chunks):
+    def _normalise(self, chunks, dtype=np.float64):
         lo, hi = self.profile.lows, self.profile.highs
-        norm = (chunks - lo) * (2.0 / (hi - lo)) - 1.0
+        norm = chunks.astype(dtype)
+        norm -= lo.astype(dtype)
+        norm *= (2.0 / (hi - lo)).astype(dtype)
+        norm -= 1.0
         flat = norm.reshape(-1, self.dim)
-        self._record_clips(((flat < -1.0) | (flat > 1.0)).sum(axis=0))
-        return np.clip(norm, -1.0, 1.0)
+        # A value exactly at min/max may land a rounding error outside [-1, 1]: not a clip.
+        tol = 1.0 + 1e-5
+        if flat.size and (flat.min() < -tol or flat.max() > tol):
+            self._record_clips(((flat < -tol) | (flat > tol)).sum(axis=0))
+        else:
+            self._record_clips(np.zeros(self.dim))
+        np.clip(norm, -1.0, 1.0, out=norm)
+        return norm
 
     def _denormalise(self, norm):
         lo, hi = self.profile.lows, self.profile.highs
@@ -218,11 +229,13 @@ class VQTokenizer(ActionTokenizer):
             raise InvalidTokenError(f'vq chunks must have shape (..., {self.chunk_steps}, '
                                     f'{self.dim}), got {arr.shape}')
         lead = arr.shape[:-2]
-        flat = self._normalise(arr).reshape(-1, self.chunk_steps * self.dim).astype(np.float32)
+        # float32 from here on: the network is float32, and half the memory traffic.
+        flat = self._normalise(arr, np.float32).reshape(-1, self.chunk_steps * self.dim)
         idx = np.empty((flat.shape[0], self.levels), dtype=np.int64)
-        for start in range(0, flat.shape[0], _BLOCK):
-            z = self._mlp(flat[start:start + _BLOCK], 'encoder')
-            idx[start:start + _BLOCK] = self._quantise(z)
+        for start in range(0, flat.shape[0], _MLP_BLOCK):
+            z = self._mlp(flat[start:start + _MLP_BLOCK], 'encoder')
+            for sub in range(0, z.shape[0], _BLOCK):
+                idx[start + sub:start + sub + _BLOCK] = self._quantise(z[sub:sub + _BLOCK])
         idx += self._level_offsets
         return idx.reshape(*lead, self.levels)
 
