@@ -281,3 +281,17 @@ def test_values_at_the_fitted_range_ends_are_not_clips(fitted, episodes):
     assert fitted.last_clip_counts.sum() == 0
     fitted.evaluate(episodes)
     assert fitted.last_clip_counts.sum() == 0
+
+
+def test_codebook_loss_mode_trains_the_codebook_by_gradient(profile7, episodes, fitted):
+    tok = VQTokenizer(profile7, codebook_update='loss', **TINY).fit(episodes)
+    assert tok.history[-1]['recon'] < 0.5 * tok.history[0]['recon']
+    assert all(r['codebook'] > 0 for r in tok.history)
+    assert all(r['codebook'] == 0 for r in fitted.history)
+
+
+def test_evaluate_every_window_samples_more_chunks(fitted, episodes):
+    back_to_back = fitted.evaluate(episodes)
+    every = fitted.evaluate(episodes, stride=1)
+    assert back_to_back['chunks'] == 30 * 10 and every['chunks'] == 30 * 37
+    assert every['used'][0] >= back_to_back['used'][0]

@@ -92,8 +92,16 @@ def _read(paths, key, profile):
 
 
 def measure(tok, episodes):
-    """Return ``tok.evaluate(episodes)`` plus tokens per second of motion."""
+    """
+    Return ``tok.evaluate(episodes)`` plus tokens per second of motion.
+
+    RMSE is measured on back-to-back chunks; codebook use also on every
+    window (``used_all_windows``), which samples the codebook more densely.
+    """
+    every = tok.evaluate(episodes, stride=1)
     m = tok.evaluate(episodes)
+    m['used_all_windows'] = every['used']
+    m['perplexity_all_windows'] = every['perplexity']
     m['chunk_steps'] = tok.chunk_steps
     m['tokens_per_second'] = tok.levels * tok.profile.control_rate_hz / tok.chunk_steps
     units = {d.name: d.unit or '-' for d in tok.profile.dimensions}
@@ -104,13 +112,13 @@ def measure(tok, episodes):
 def format_metrics(label, m):
     """Return a few readable lines for one metrics dict."""
     rmse = '  '.join(f'{k} {v:.3g}' for k, v in m['rmse_physical'].items())
-    used = ' '.join(f'{u:.1%}' for u in m['used'])
-    perp = ' '.join(f'{p:.1f}' for p in m['perplexity'])
+    used = ' '.join(f'{u:.1%}' for u in m['used_all_windows'])
+    perp = ' '.join(f'{p:.1f}' for p in m['perplexity_all_windows'])
     return '\n'.join([
         f'{label}: {m["chunks"]} chunks of {m["chunk_steps"]} steps -> '
         f'{m["tokens_per_chunk"]} token(s) each ({m["tokens_per_second"]:.2f} tokens/s of '
         'motion)',
-        f'  codes used per level {used}  perplexity {perp}',
+        f'  codes used per level {used}  perplexity {perp} (every window)',
         f'  RMSE (physical) {rmse}',
         f'  action clips {sum(m["clips"].values())}'])
 

@@ -323,15 +323,18 @@ class VQTokenizer(ActionTokenizer):
                                + self.codebook_size * np.arange(self.levels, dtype=np.int64))
 
     # -- metrics -------------------------------------------------------------------------------
-    def evaluate(self, episodes):
+    def evaluate(self, episodes, stride=None):
         """
-        Measure on episodes (non-overlapping chunks): RMSE per dimension and codebook use.
+        Measure on chunks of episodes: RMSE per dimension and codebook use.
+
+        ``stride`` defaults to K: back-to-back chunks, as a policy plays them;
+        ``stride=1`` measures every window, as training sees them.
 
         Returns a dict: ``chunks``, ``rmse`` (action units) and
         ``rmse_physical`` (x profile scale) per dimension name, ``used`` and
         ``perplexity`` per level, ``clips`` per dimension name.
         """
-        chunks = chunk_episodes(episodes, self.chunk_steps, self.dim)
+        chunks = chunk_episodes(episodes, self.chunk_steps, self.dim, stride)
         ids = self.encode(chunks)
         clips = self.last_clip_counts.copy()
         err = self.decode(ids) - chunks
