@@ -5,8 +5,9 @@ from hypothesis import given, settings, strategies as st
 import numpy as np
 import pytest
 from robotok_ros.errors import InvalidTokenError
-from robotok_ros.nodes.decoder_core import (clamp_speed, DecoderCore, integrate_pose, Playout,
-                                            quat_from_rotvec, quat_multiply, Rejected, Watchdog)
+from robotok_ros.nodes.decoder_core import DecoderCore, Rejected
+from robotok_ros.nodes.decoder_safety import (clamp_speed, integrate_pose, Playout,
+                                              quat_from_rotvec, quat_multiply, Watchdog)
 from robotok_ros.profile_loader import profile_from_dict
 from robotok_ros.tokenizers import make_tokenizer
 from scipy.spatial.transform import Rotation
@@ -116,7 +117,7 @@ def test_clamp_scales_to_the_limit_keeping_direction_and_counts():
     raw = tok.decode_chunk(ids)[0][:3] * RATE
     assert cmd.clamped and core.counters['clamps'] == 1
     assert np.linalg.norm(cmd.linear) == pytest.approx(PROFILE.safety.max_linear_speed)
-    np.testing.assert_allclose(cmd.linear / np.linalg.norm(cmd.linear),
+    np.testing.assert_allclose(np.divide(cmd.linear, np.linalg.norm(cmd.linear)),
                                raw / np.linalg.norm(raw))
     assert np.linalg.norm(cmd.angular) <= PROFILE.safety.max_angular_speed + 1e-12
 
@@ -126,6 +127,7 @@ def test_clamp_scales_to_the_limit_keeping_direction_and_counts():
 def test_clamp_speed_property(vec, limit):
     vec = np.array(vec)
     out, clamped = clamp_speed(vec, limit)
+    out = np.array(out)
     assert np.linalg.norm(out) <= limit * (1 + 1e-9)
     assert clamped == (np.linalg.norm(vec) > limit)
     if clamped:
@@ -144,14 +146,14 @@ def test_replace_plays_first_step_now_rest_on_ticks_and_new_chunk_replaces():
     first = core.on_tokens(ids_for(tok, chunk), 0.0)
     np.testing.assert_allclose(first.action, decoded[0])
     assert len(core.playout) == 3
-    second, _ = core.on_tick(0.1)
+    second = core.on_tick(0.1)
     np.testing.assert_allclose(second.action, decoded[1])
     other = np.zeros((2, 7))
     now = core.on_tokens(ids_for(tok, other), 0.2)
     np.testing.assert_allclose(now.action, tok.decode_chunk(ids_for(tok, other))[0])
     assert len(core.playout) == 1  # decoded[2:] was dropped
     core.on_tick(0.3)
-    assert core.on_tick(0.4) == (None, False)
+    assert core.on_tick(0.4) is None
     assert core.counters['steps'] == 4
 
 
@@ -176,7 +178,7 @@ def test_ensemble_core_plays_only_on_ticks():
     b = np.full((2, 7), -0.01)
     assert core.on_tokens(ids_for(tok, a), 0.0) is None
     assert core.on_tokens(ids_for(tok, b), 0.01) is None
-    cmd, _ = core.on_tick(0.1)
+    cmd = core.on_tick(0.1)
     expect = (tok.decode_chunk(ids_for(tok, a))[0] + tok.decode_chunk(ids_for(tok, b))[0]) / 2
     np.testing.assert_allclose(cmd.action, expect)
 
@@ -185,7 +187,7 @@ def test_chunk_tokenizer_message_is_one_chunk():
     chunk = np.tile(np.linspace(0, 0.01, 5)[:, None], (1, 7))
     core = DecoderCore(PROFILE, FakeChunkTokenizer(chunk))
     played = [core.on_tokens(np.array([3, 4], np.int32), 0.0)]
-    played += [core.on_tick(0.1 * i)[0] for i in range(1, 5)]
+    played += [core.on_tick(0.1 * i) for i in range(1, 5)]
     np.testing.assert_allclose([c.action for c in played], chunk)
     with pytest.raises(Rejected, match='out_of_range'):
         core.on_tokens(np.array([3, 100], np.int32), 1.0)
@@ -206,7 +208,7 @@ def test_watchdog_sends_repeats_zeros_then_silence_and_counts_trips():
 def test_core_watchdog_after_last_step():
     core, tok = make_core(command_timeout=0.25, stop_repeats=2)
     core.on_tokens(ids_for(tok, np.zeros((1, 7))), 1.0)
-    ticks = [core.on_tick(1.0 + 0.1 * i)[1] for i in range(1, 7)]
+    ticks = [core.on_watchdog(1.0 + 0.1 * i) for i in range(1, 7)]
     assert ticks == [False, False, True, True, False, False]
 
 
@@ -217,7 +219,8 @@ def test_disable_clears_queue_ignores_tokens_and_asks_for_zero():
     assert core.set_enabled(False) is False  # already disabled: no second zero needed
     assert len(core.playout) == 0
     assert core.on_tokens(ids_for(tok, np.zeros((1, 7))), 0.1) is None
-    assert core.on_tick(5.0) == (None, False)  # no watchdog trip while disabled
+    assert core.on_tick(5.0) is None
+    assert not core.on_watchdog(5.0)  # no watchdog trip while disabled
     assert core.counters['ignored_disabled'] == 1 and core.counters['steps'] == 1
     core.set_enabled(True)
     assert core.on_tokens(ids_for(tok, np.zeros((1, 7))), 6.0) is not None
@@ -257,3 +260,55 @@ def test_quaternion_helpers():
     np.testing.assert_allclose(quat_multiply(a.as_quat(), b.as_quat()), (a * b).as_quat())
     with pytest.raises(InvalidTokenError):
         integrate_pose([0, 0, 0], [0, 0, 0, 0], [0, 0, 0], [0, 0, 0], 0.1)
+
+
+# -- table fast path -----------------------------------------------------------------------
+@pytest.mark.parametrize('kind,settings', [
+    ('uniform', {'n_bins': 256, 'vocab_offset': 31744}), ('rt1', {'n_bins': 100}),
+    ('uniform', {'n_bins': 64, 'layout': 'per_dimension', 'vocab_offset': 7}),
+    ('openvla', {'n_bins': 256}), ('quantile', {'n_bins': 32})])
+def test_table_lookup_equals_checked_decode_bit_for_bit(kind, settings):
+    data = yaml.safe_load(SEVEN_DOF_PROFILE)
+    for d in data['dimensions'][:6]:
+        d.update(q01=d['min'] * 0.8, q99=d['max'] * 0.9)
+    profile = profile_from_dict(data)
+    tok = make_tokenizer(kind, profile, **settings)
+    if kind == 'quantile':
+        tok.fit([np.random.default_rng(0).normal(0, 0.01, (500, 7))])
+    core = DecoderCore(profile, tok)
+    assert core._table is not None
+    rng = np.random.default_rng(1)
+    lo, hi = core._id_lo, core._id_hi
+    for _ in range(300):
+        ids = rng.integers(lo, np.asarray(hi) + 1, size=7)
+        fast = core.lookup(ids.tolist())
+        assert fast == core.check(ids)[0].tolist()
+        assert core.command_for(fast) == core.command_for(core.check(ids)[0])
+    assert core.lookup((np.asarray(hi, dtype=np.int64) + np.eye(7, dtype=np.int64)[2]).tolist()) \
+        is None  # out of range: left to the checked path, which rejects it
+
+
+def test_table_path_is_used_for_single_steps_only():
+    core, tok = make_core()
+    calls = []
+    real = tok.decode_chunk
+    tok.decode_chunk = lambda ids: calls.append(len(ids)) or real(ids)
+    core.on_tokens(ids_for(tok, np.zeros((1, 7))), 0.0)
+    core.on_tokens(ids_for(tok, np.zeros((1, 7))), 0.0, dims=[1, 7])
+    assert calls == []
+    core.on_tokens(ids_for(tok, np.zeros((2, 7))), 0.0, dims=[2, 7])
+    assert calls == [14]
+    with pytest.raises(Rejected, match='layout'):
+        core.on_tokens(ids_for(tok, np.zeros((1, 7))), 0.0, dims=[2, 7])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(-5, 5), st.sampled_from(['binary', 'continuous']), st.booleans())
+def test_gripper_command_matches_the_profile(value, mode, inverted):
+    data = yaml.safe_load(SEVEN_DOF_PROFILE)
+    data['gripper'].update(mode=mode, command_open=0.08, command_closed=0.0)
+    if inverted:
+        data['gripper'].update(open_value=0, closed_value=1)
+    profile = profile_from_dict(data)
+    core = DecoderCore(profile, make_tokenizer('uniform', profile))
+    assert core.gripper_command(value) == float(profile.gripper.command(value))

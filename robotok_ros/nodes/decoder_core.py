@@ -3,28 +3,33 @@ ROS-free logic of token_decoder: token ids -> checked actions -> safe, timed com
 
 - Message checks: ``layout`` vs data length, per-step length, id ranges, a
   finite decode; every rejection is counted by reason.
-- Chunk playout: one step per control period.  ``replace`` drops what is left
-  of the previous chunk; ``ensemble`` is ACT's temporal ensembling (Zhao et
-  al., 2023, arXiv:2304.13705): every prediction for the same future step is
-  averaged with weights ``exp(-m * i)``, i = 0 for the oldest prediction.
-- Safety: velocity = delta x scale x control rate, clamped to the profile's
-  linear/angular speed by scaling the vector (direction kept); a watchdog
-  sends a few zero commands after ``command_timeout`` without a step, then
-  goes silent.
-- Pose output: the clamped step integrated onto a measured pose (position
-  plus rotation-vector exponential, in the profile's frame).
+- Playout (``decoder_safety.Playout``): ``replace`` plays a chunk's first step
+  at once and the rest one per control period; ``ensemble`` is ACT's temporal
+  ensembling (Zhao et al., 2023, arXiv:2304.13705) and plays on ticks.
+- Commands: velocity = delta x scale x control rate, clamped to the profile's
+  linear/angular speed keeping the direction; the gripper value goes through
+  the profile's gripper convention.
+- Fast path: binning tokenizers decode each dimension independently, so their
+  whole decode is a table of ``n_bins`` values per dimension; a one-step
+  message is looked up in plain Python (numpy's per-call cost would dominate a
+  7-value step).  Any doubt (range, layout) falls back to the checked path.
 """
 
 from dataclasses import dataclass
 import time
-from typing import Optional
+from typing import List, Optional
 
 import numpy as np
-from robotok_ros.errors import ConfigError, InvalidTokenError, RobotokError
+from robotok_ros.errors import RobotokError
+from robotok_ros.nodes.decoder_safety import (clamp_speed, integrate_pose, Playout,  # noqa: F401
+                                              POLICIES, quat_from_rotvec, quat_multiply,
+                                              Watchdog)
 from robotok_ros.robot_profile import ANGULAR_NAMES, LINEAR_NAMES
 
-POLICIES = ('replace', 'ensemble')
 REASONS = ('layout', 'length', 'out_of_range', 'non_finite', 'invalid')
+# Kinds whose decode is elementwise per dimension (a lookup table is exact).
+TABLE_KINDS = ('uniform', 'rt1', 'quantile', 'openvla')
+MAX_TABLE = 1 << 16
 
 
 class Rejected(RobotokError):
@@ -37,136 +42,23 @@ class Rejected(RobotokError):
 
 @dataclass(frozen=True)
 class Command:
-    """One control step: action (D,), linear/angular velocity (3,) each, gripper command."""
+    """One control step: action (D floats), linear/angular velocity (3 each), gripper command."""
 
-    action: np.ndarray
-    linear: np.ndarray
-    angular: np.ndarray
+    action: List[float]
+    linear: List[float]
+    angular: List[float]
     gripper: Optional[float]
     clamped: bool
 
 
-def clamp_speed(vec, limit):
-    """Return (vec scaled so its norm is <= limit, whether it was scaled); direction is kept."""
-    norm = float(np.sqrt(vec @ vec))
-    if norm > limit:
-        return vec * (limit / norm), True
-    return vec, False
-
-
-def quat_multiply(q1, q2):
-    """Hamilton product q1 * q2 of (x, y, z, w) quaternions."""
-    x1, y1, z1, w1 = q1
-    x2, y2, z2, w2 = q2
-    return np.array([w1 * x2 + x1 * w2 + y1 * z2 - z1 * y2,
-                     w1 * y2 - x1 * z2 + y1 * w2 + z1 * x2,
-                     w1 * z2 + x1 * y2 - y1 * x2 + z1 * w2,
-                     w1 * w2 - x1 * x2 - y1 * y2 - z1 * z2])
-
-
-def quat_from_rotvec(rotvec):
-    """Quaternion (x, y, z, w) of rotation vector ``rotvec`` (3,), axis x angle in rad."""
-    rotvec = np.asarray(rotvec, dtype=np.float64)
-    angle = float(np.sqrt(rotvec @ rotvec))
-    # sin(a/2)/a -> 1/2 - a^2/48 near 0 keeps tiny rotations exact.
-    k = 0.5 - angle * angle / 48.0 if angle < 1e-6 else np.sin(angle / 2) / angle
-    return np.array([*(rotvec * k), np.cos(angle / 2)])
-
-
-def integrate_pose(position, quat, linear, angular, dt):
-    """
-    Apply a constant twist for ``dt`` seconds to a pose, both in the same fixed frame.
-
-    position (3,), quat (x, y, z, w) -> (position (3,), unit quat): p + v dt and
-    exp(w dt) * q, the rotation applied in the fixed frame as a twist is.
-    """
-    q = np.asarray(quat, dtype=np.float64)
-    norm = np.linalg.norm(q)
-    if not np.isfinite(norm) or norm < 1e-9:
-        raise InvalidTokenError(f'pose orientation {list(quat)} is not a valid quaternion')
-    out = quat_multiply(quat_from_rotvec(np.asarray(angular) * dt), q / norm)
-    return np.asarray(position, dtype=np.float64) + np.asarray(linear) * dt, out / np.linalg.norm(
-        out)
-
-
-class Playout:
-    """Queued future steps; ``replace`` or ACT-style ``ensemble`` merging of new chunks."""
-
-    def __init__(self, dim, policy='replace', decay=0.01):
-        if policy not in POLICIES:
-            raise ConfigError(f'chunk_policy must be one of {", ".join(POLICIES)}, '
-                              f'got {policy!r}')
-        self.policy, self.decay, self.dim = policy, float(decay), dim
-        self.clear()
-
-    def clear(self):
-        """Drop every queued step."""
-        self._sum = np.zeros((0, self.dim))
-        self._weight = np.zeros(0)
-        self._count = np.zeros(0, dtype=np.int64)
-
-    def __len__(self):
-        return len(self._weight)
-
-    def push(self, actions):
-        """Merge a chunk ``actions`` (T, D) whose first step is the next one to play."""
-        actions = np.asarray(actions, dtype=np.float64)
-        n = len(actions)
-        if self.policy == 'replace' or not len(self):
-            self._sum, self._weight = actions.copy(), np.ones(n)
-            self._count = np.ones(n, dtype=np.int64)
-            return
-        extra = n - len(self)
-        if extra > 0:
-            self._sum = np.vstack([self._sum, np.zeros((extra, self.dim))])
-            self._weight = np.concatenate([self._weight, np.zeros(extra)])
-            self._count = np.concatenate([self._count, np.zeros(extra, dtype=np.int64)])
-        # The i-th prediction of a step (0 = oldest) weighs exp(-m i), as in ACT.
-        w = np.exp(-self.decay * self._count[:n])
-        self._sum[:n] += w[:, None] * actions
-        self._weight[:n] += w
-        self._count[:n] += 1
-
-    def pop(self):
-        """Return the next step's action (D,) and remove it; None when empty."""
-        if not len(self):
-            return None
-        action = self._sum[0] / self._weight[0]
-        self._sum, self._weight, self._count = self._sum[1:], self._weight[1:], self._count[1:]
-        return action
-
-
-class Watchdog:
-    """Zero commands ``repeats`` times after ``timeout`` s without a step, then silence."""
-
-    def __init__(self, timeout, repeats=3):
-        if not timeout > 0:
-            raise ConfigError(f'command_timeout must be > 0, got {timeout!r}')
-        self.timeout, self.repeats = float(timeout), int(repeats)
-        self.last_step = None
-        self.pending = 0
-        self.trips = 0
-
-    def feed(self, now):
-        """Record a step played at ``now`` (seconds)."""
-        self.last_step = now
-        self.pending = 0
-
-    def stop(self):
-        """Forget the last step (disable): no trip until steps flow again."""
-        self.last_step = None
-        self.pending = 0
-
-    def tick(self, now):
-        """Return True when a zero command is due at ``now``."""
-        if self.last_step is not None and now - self.last_step >= self.timeout:
-            self.last_step = None
-            self.pending = self.repeats
-            self.trips += 1
-        if self.pending:
-            self.pending -= 1
-            return True
-        return False
+def _decode_table(tokenizer, lo, hi):
+    """Return per-dimension decode tables (D lists) or None where a table is not exact/small."""
+    width = hi - lo + 1
+    if tokenizer.kind not in TABLE_KINDS or (width != width[0]).any() or width[0] > MAX_TABLE:
+        return None
+    with np.errstate(over='ignore', invalid='ignore'):  # non-finite: no table, checked path
+        table = tokenizer.decode(lo[None, :] + np.arange(width[0])[:, None])
+    return table.T.tolist() if np.isfinite(table).all() else None
 
 
 class DecoderCore:
@@ -179,33 +71,54 @@ class DecoderCore:
         self.rate = profile.control_rate_hz
         self.per_step = tokenizer.tokens_per_step
         self.playout = Playout(self.dim, chunk_policy, ensemble_decay)
+        self.replace = chunk_policy == 'replace'
         self.watchdog = Watchdog(command_timeout, stop_repeats)
         self.enabled = True
-        names = profile.names
-        lin = [profile.index(n) for n in LINEAR_NAMES]
-        ang = [profile.index(n) for n in ANGULAR_NAMES]
-        self.has_cartesian = any(i is not None for i in lin + ang)
-        # (D, 6) matrix: action -> (vx, vy, vz, wx, wy, wz), missing dimensions give 0.
-        self._to_twist = np.zeros((self.dim, 6))
-        for col, i in enumerate(lin + ang):
-            if i is not None:
-                self._to_twist[i, col] = profile.dimensions[i].scale * self.rate
+        self._lin = [self._axis(n) for n in LINEAR_NAMES]
+        self._ang = [self._axis(n) for n in ANGULAR_NAMES]
+        self.has_cartesian = any(i is not None for i, _ in self._lin + self._ang)
         self._grip = profile.gripper_index
         self._max_lin = profile.safety.max_linear_speed
         self._max_ang = profile.safety.max_angular_speed
         ranges = getattr(tokenizer, 'dimension_id_ranges', None)
-        if ranges is not None and self.per_step:
+        if self.per_step and ranges is not None:
             self._id_lo, self._id_hi = (np.array(r) for r in zip(*ranges()))
         else:
             self._id_lo, self._id_hi = tokenizer.id_range
+        self._table = None
+        if self.per_step == self.dim:
+            lo = np.broadcast_to(self._id_lo, (self.dim,)).astype(np.int64)
+            hi = np.broadcast_to(self._id_hi, (self.dim,)).astype(np.int64)
+            self._table = _decode_table(tokenizer, lo, hi)
+            self._t_lo, self._t_n = lo.tolist(), int(hi[0] - lo[0] + 1)
+            self._t_shared = (lo == lo[0]).all()
         self.counters = {'received': 0, 'decoded': 0, 'steps': 0, 'clamps': 0,
                          'ignored_disabled': 0}
         self.rejected = dict.fromkeys(REASONS, 0)
-        self.names = names
         self._lat = [0.0, 0, 0.0]  # sum, count, max of decode seconds since the last snapshot
         self._last_snapshot = None
 
+    def _axis(self, name):
+        i = self.profile.index(name)
+        return i, (0.0 if i is None else self.profile.dimensions[i].scale * self.rate)
+
     # -- input -----------------------------------------------------------------------------
+    def lookup(self, data):
+        """Decode one step of D ids through the table; None when it does not apply."""
+        if self._table is None or len(data) != self.dim:
+            return None
+        if self._t_shared:
+            lo = self._t_lo[0]
+            if min(data) < lo or max(data) >= lo + self._t_n:
+                return None
+            return [col[i - lo] for col, i in zip(self._table, data)]
+        n, out = self._t_n, []
+        for col, lo, i in zip(self._table, self._t_lo, data):
+            if not 0 <= i - lo < n:
+                return None
+            out.append(col[i - lo])
+        return out
+
     def check(self, data, dims=(), offset=0):
         """
         Return the decoded actions (T, D) of one message's ids, or raise Rejected.
@@ -227,11 +140,13 @@ class DecoderCore:
             ids = ids.reshape(-1, self.per_step)
         elif n == 0:
             raise Rejected('length', 'no ids')
-        if (ids < self._id_lo).any() or (ids > self._id_hi).any():
-            bad = ids[(ids < self._id_lo) | (ids > self._id_hi)][0]
-            raise Rejected('out_of_range', f'id {int(bad)} outside the action range')
+        outside = (ids < self._id_lo) | (ids > self._id_hi)
+        if outside.any():
+            raise Rejected('out_of_range', f'id {int(ids[outside][0])} outside the action '
+                           f'range [{np.min(self._id_lo)}, {np.max(self._id_hi)}]')
         try:
-            actions = self.tokenizer.decode_chunk(ids.reshape(-1))
+            with np.errstate(over='ignore', invalid='ignore'):  # non-finite is rejected below
+                actions = self.tokenizer.decode_chunk(ids.reshape(-1))
         except RobotokError as exc:
             raise Rejected('invalid', str(exc)) from None
         if actions.ndim != 2 or actions.shape[1] != self.dim:
@@ -242,7 +157,7 @@ class DecoderCore:
 
     def on_tokens(self, data, now, dims=(), offset=0):
         """
-        Take one message; return the Command to publish at once, or None.
+        Take one message's ids (N,); return the Command to publish at once, or None.
 
         ``replace``: the chunk's first step plays now and the rest on later ticks
         (the caller restarts its timer when ``len(self.playout)`` > 0);
@@ -254,8 +169,13 @@ class DecoderCore:
             self.counters['ignored_disabled'] += 1
             return None
         start = time.perf_counter()
+        step = None
         try:
-            actions = self.check(data, dims, offset)
+            if self.replace and not offset and (not dims or (
+                    dims[-1] == len(data) and all(d == 1 for d in dims[:-1]))):
+                step = self.lookup(data)
+            if step is None:
+                actions = self.check(data, dims, offset)
         except Rejected as exc:
             self.rejected[exc.reason] += 1
             raise
@@ -265,38 +185,47 @@ class DecoderCore:
             self._lat[1] += 1
             self._lat[2] = max(self._lat[2], lat)
         self.counters['decoded'] += 1
+        if step is not None:
+            self.playout.clear()
+            return self._step(step, now)
         self.playout.push(actions)
-        if self.playout.policy == 'replace':
-            return self._play(now)
-        return None
+        return self.on_tick(now) if self.replace else None
 
-    def _play(self, now):
-        action = self.playout.pop()
-        if action is None:
-            return None
+    def _step(self, action, now):
         self.watchdog.feed(now)
         self.counters['steps'] += 1
         return self.command_for(action)
 
     def command_for(self, action):
-        """Command for one decoded action (D,): scaled, rate-multiplied, speed-clamped."""
-        twist = action @ self._to_twist
-        linear, c1 = clamp_speed(twist[:3], self._max_lin)
-        angular, c2 = clamp_speed(twist[3:], self._max_ang)
+        """Command for one decoded action (D floats): scaled, rate-multiplied, speed-clamped."""
+        a = action.tolist() if isinstance(action, np.ndarray) else list(action)
+        linear, c1 = clamp_speed([0.0 if i is None else a[i] * k for i, k in self._lin],
+                                 self._max_lin)
+        angular, c2 = clamp_speed([0.0 if i is None else a[i] * k for i, k in self._ang],
+                                  self._max_ang)
         if c1 or c2:
             self.counters['clamps'] += 1
-        grip = None if self._grip is None else float(self.profile.gripper.command(
-            action[self._grip]))
-        return Command(action, linear, angular, grip, c1 or c2)
+        grip = None if self._grip is None else self.gripper_command(a[self._grip])
+        return Command(a, linear, angular, grip, c1 or c2)
+
+    def gripper_command(self, value):
+        """Return ``profile.gripper.command(value)`` for one float, in plain Python."""
+        g = self.profile.gripper
+        frac = min(max((value - g.closed_value) / (g.open_value - g.closed_value), 0.0), 1.0)
+        if g.mode == 'binary':
+            frac = 1.0 if frac >= 0.5 else 0.0
+        return g.command_closed + frac * (g.command_open - g.command_closed)
 
     def on_tick(self, now):
-        """Return (Command or None, zero_due) for one control period at ``now``."""
+        """Play the next queued step (one control period); None when nothing is queued."""
         if not self.enabled:
-            return None, False
-        cmd = self._play(now)
-        if cmd is not None:
-            return cmd, False
-        return None, self.watchdog.tick(now)
+            return None
+        action = self.playout.pop()
+        return None if action is None else self._step(action, now)
+
+    def on_watchdog(self, now):
+        """Return True when a watchdog zero command is due at ``now``."""
+        return self.enabled and self.watchdog.tick(now)
 
     def set_enabled(self, flag):
         """Enable or disable; return True when a zero command must go out now (on disable)."""

@@ -18,7 +18,8 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from robotok_ros.errors import InvalidTokenError
 from robotok_ros.nodes.common import declare, declare_tokenizer_parameters, \
     profile_and_tokenizer, run_node
-from robotok_ros.nodes.decoder_core import DecoderCore, integrate_pose, POLICIES, Rejected
+from robotok_ros.nodes.decoder_core import DecoderCore, Rejected
+from robotok_ros.nodes.decoder_safety import integrate_pose, POLICIES
 from std_msgs.msg import Float64MultiArray, Int32MultiArray, MultiArrayDimension
 from std_srvs.srv import SetBool
 
@@ -69,7 +70,10 @@ class TokenDecoder(Node):
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.create_subscription(Int32MultiArray, '/robotok/action_tokens', self.on_tokens, QOS)
         self.create_service(SetBool, '~/enable', self.on_enable)
+        # Playout ticks only while steps are queued: a 1 kHz single-step stream needs no timer.
         self.timer = self.create_timer(self.dt, self.on_tick)
+        self.timer.cancel()
+        self.create_timer(timeout / 5, self.on_watchdog)
         self.create_timer(1.0, self.on_diagnostics, clock=Clock(clock_type=ClockType.STEADY_TIME))
         self._layout = Float64MultiArray().layout
         self._layout.dim = [MultiArrayDimension(label=','.join(self.profile.names),
@@ -94,14 +98,22 @@ class TokenDecoder(Node):
             self.publish(cmd, now)
             if len(self.core.playout):
                 self.timer.reset()  # the next queued step is one full period from now
+        elif len(self.core.playout) and self.timer.is_canceled():
+            self.timer.reset()  # ensemble: start ticking, keep the phase while it runs
 
     def on_tick(self):
-        """Play one queued step per control period; send the watchdog's zero commands."""
+        """Play one queued step per control period; the timer rests while nothing is queued."""
         now = self.get_clock().now()
-        cmd, zero = self.core.on_tick(now.nanoseconds * 1e-9)
+        cmd = self.core.on_tick(now.nanoseconds * 1e-9)
         if cmd is not None:
             self.publish(cmd, now)
-        elif zero:
+        if not len(self.core.playout):
+            self.timer.cancel()
+
+    def on_watchdog(self):
+        """Send the watchdog's zero commands (checked five times per command_timeout)."""
+        now = self.get_clock().now()
+        if self.core.on_watchdog(now.nanoseconds * 1e-9):
             self.publish_zero(now)
 
     def on_enable(self, request, response):
@@ -146,12 +158,11 @@ class TokenDecoder(Node):
             self._publish_pose(cmd.linear, cmd.angular, now)
         if cmd.gripper is not None:
             self.grip_pub.publish(Float64MultiArray(data=[cmd.gripper]))
-        self.action_pub.publish(Float64MultiArray(layout=self._layout,
-                                                  data=cmd.action.tolist()))
+        self.action_pub.publish(Float64MultiArray(layout=self._layout, data=cmd.action))
 
     def publish_zero(self, now):
         """Stop: a zero twist, or the measured pose as the target; the gripper holds."""
-        zero = np.zeros(3)
+        zero = [0.0, 0.0, 0.0]
         if self.mode == 'twist':
             self.twist_pub.publish(self._twist(zero, zero, now))
         elif self.pose is not None:
@@ -168,8 +179,8 @@ class TokenDecoder(Node):
         msg.header.stamp = now.to_msg()
         msg.header.frame_id = self.frame
         t = msg.twist
-        t.linear.x, t.linear.y, t.linear.z = (float(v) for v in linear)
-        t.angular.x, t.angular.y, t.angular.z = (float(v) for v in angular)
+        t.linear.x, t.linear.y, t.linear.z = linear
+        t.angular.x, t.angular.y, t.angular.z = angular
         return msg
 
     def _publish_pose(self, linear, angular, now):

@@ -1,0 +1,216 @@
+"""
+Round-trip latency at 1 kHz: publisher -> token_decoder -> subscriber, against a bare rclpy echo.
+
+Both paths make the same hops in the same run: an Int32MultiArray of 7 ids
+goes out, a TwistStamped comes back.  The echo node copies the ids into the
+twist without decoding; token_decoder decodes, clamps and also publishes the
+gripper command and the decoded action.  Blocks alternate between the two
+paths so load on the machine hits both alike.  Each message's sequence number
+rides in the first three ids (base 256) and comes back in the twist's linear
+part (the bench profile decodes id k to k + 0.5 m/s).
+
+Prints p50/p99 of both, their ratio and drops; the last line is one JSON object
+with ``ratio`` (decoder p50 / echo p50) and ``drops``.
+"""
+
+import argparse
+import json
+import os
+from pathlib import Path
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+PROFILE = """\
+name: bench7
+frame_id: base
+control_rate_hz: {rate}
+dimensions:
+  - {{name: dx, unit: m, min: 0, max: 256, scale: {scale}}}
+  - {{name: dy, unit: m, min: 0, max: 256, scale: {scale}}}
+  - {{name: dz, unit: m, min: 0, max: 256, scale: {scale}}}
+  - {{name: droll, unit: rad, min: -0.1, max: 0.1}}
+  - {{name: dpitch, unit: rad, min: -0.1, max: 0.1}}
+  - {{name: dyaw, unit: rad, min: -0.1, max: 0.1}}
+  - {{name: gripper, min: 0, max: 1}}
+gripper: {{dimension: gripper, open_value: 1, closed_value: 0}}
+safety: {{max_linear_speed: 1000.0, max_angular_speed: 1000.0}}
+"""
+PATHS = {'decoder': ('/robotok/action_tokens', '/servo_node/delta_twist_cmds'),
+         'echo': ('/bench/echo_in', '/bench/echo_out')}
+
+
+def echo_main():
+    """Run the bare echo node: ids in, a TwistStamped with the first three ids out."""
+    import rclpy
+    from geometry_msgs.msg import TwistStamped
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from std_msgs.msg import Int32MultiArray
+
+    rclpy.init()
+    node = rclpy.create_node('bench_echo')
+    qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+    pub = node.create_publisher(TwistStamped, PATHS['echo'][1], qos)
+
+    def on_msg(msg):
+        out = TwistStamped()
+        out.header.stamp = node.get_clock().now().to_msg()
+        out.header.frame_id = 'base'
+        d = msg.data
+        out.twist.linear.x, out.twist.linear.y, out.twist.linear.z = (
+            float(d[0]), float(d[1]), float(d[2]))
+        pub.publish(out)
+    node.create_subscription(Int32MultiArray, PATHS['echo'][0], on_msg, qos)
+    try:
+        rclpy.spin(node)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+class Bench:
+    """The measuring node: publishes to both paths, timestamps replies by sequence number."""
+
+    def __init__(self):
+        import rclpy
+        from geometry_msgs.msg import TwistStamped
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
+        from std_msgs.msg import Int32MultiArray
+
+        rclpy.init()
+        self.rclpy, self.msg_type = rclpy, Int32MultiArray
+        self.node = rclpy.create_node('bench_driver')
+        self.executor = SingleThreadedExecutor()
+        self.executor.add_node(self.node)
+        qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+        self.pubs, self.recv = {}, {}
+        for name, (src, dst) in PATHS.items():
+            self.pubs[name] = self.node.create_publisher(Int32MultiArray, src, qos)
+            self.recv[name] = {}
+            self.node.create_subscription(TwistStamped, dst, self._receiver(name), qos)
+        self.sent = {name: {} for name in PATHS}
+
+    def _receiver(self, name):
+        store = self.recv[name]
+
+        def on_twist(msg):
+            t = time.perf_counter()
+            lin = msg.twist.linear
+            store.setdefault(int(lin.x) + 256 * int(lin.y) + 65536 * int(lin.z), t)
+        return on_twist
+
+    def wait_for(self, condition, timeout):
+        end = time.monotonic() + timeout
+        while not condition() and time.monotonic() < end:
+            self.executor.spin_once(timeout_sec=0.01)
+        return condition()
+
+    def ready(self, timeout=30):
+        """Wait until both nodes listen and publish."""
+        def connected():
+            return all(self.node.count_subscribers(src) and self.node.count_publishers(dst)
+                       for src, dst in PATHS.values())
+        return self.wait_for(connected, timeout)
+
+    def block(self, name, first_seq, count, rate):
+        """Send ``count`` messages at ``rate`` Hz to path ``name``; spin between sends."""
+        period = 1.0 / rate
+        pub, sent = self.pubs[name], self.sent[name]
+        nxt = time.perf_counter()
+        for seq in range(first_seq, first_seq + count):
+            while True:
+                left = nxt - time.perf_counter()
+                if left <= 0:
+                    break
+                self.executor.spin_once(timeout_sec=left)
+            msg = self.msg_type(data=[seq % 256, (seq // 256) % 256, seq // 65536, 128, 128,
+                                      128, 255])
+            sent[seq] = time.perf_counter()
+            pub.publish(msg)
+            nxt += period
+        self.wait_for(lambda: all(s in self.recv[name] for s in range(
+            first_seq, first_seq + count)), 2.0)
+
+    def latencies(self, name, skip):
+        """Return latencies in microseconds (sorted by sequence), past the warm-up."""
+        sent, recv = self.sent[name], self.recv[name]
+        seqs = sorted(s for s in sent if s in recv)[skip:]
+        return np.array([(recv[s] - sent[s]) * 1e6 for s in seqs])
+
+    def close(self):
+        self.node.destroy_node()
+        self.rclpy.try_shutdown()
+
+
+def start(cmd, log):
+    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--rate', type=float, default=1000.0, help='messages per second')
+    parser.add_argument('--messages', type=int, default=2000, help='messages per block')
+    parser.add_argument('--blocks', type=int, default=4, help='blocks, alternating paths')
+    parser.add_argument('--warmup', type=int, default=200, help='messages ignored per path')
+    parser.add_argument('--echo', action='store_true', help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.echo:
+        return echo_main()
+    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    if 'ROS_DOMAIN_ID' not in os.environ:
+        os.environ['ROS_DOMAIN_ID'] = str(100 + os.getpid() % 100)
+    tmp = Path(tempfile.mkdtemp(prefix='robotok_bench_'))
+    profile = tmp / 'bench7.yaml'
+    profile.write_text(PROFILE.format(rate=args.rate, scale=1.0 / args.rate))
+    exe = Path(sys.executable).parent / 'token_decoder'
+    log = open(tmp / 'nodes.log', 'w')
+    procs = [start([str(exe), '--ros-args', '-p', f'profile_path:={profile}'], log),
+             start([sys.executable, __file__, '--echo'], log)]
+    bench = None
+    try:
+        bench = Bench()
+        if not bench.ready():
+            print(f'nodes did not connect; log: {tmp / "nodes.log"}', file=sys.stderr)
+            return 1
+        order = ['echo', 'decoder']
+        for b in range(args.blocks):
+            name = order[b % 2]
+            bench.block(name, b * args.messages, args.messages, args.rate)
+        result = {'rate_hz': args.rate}
+        for name in order:
+            lat = bench.latencies(name, args.warmup)
+            sent = len(bench.sent[name])
+            drops = sent - sum(s in bench.recv[name] for s in bench.sent[name])
+            p50, p99 = np.percentile(lat, [50, 99])
+            print(f'{name:8s} sent {sent:6d}  drops {drops:4d}  p50 {p50:8.1f} us  '
+                  f'p99 {p99:8.1f} us  mean {lat.mean():8.1f} us')
+            result.update({f'{name}_p50_us': round(p50, 1), f'{name}_p99_us': round(p99, 1),
+                           f'{name}_drops': drops})
+        result['ratio'] = round(result['decoder_p50_us'] / result['echo_p50_us'], 3)
+        result['p99_ratio'] = round(result['decoder_p99_us'] / result['echo_p99_us'], 3)
+        result['drops'] = result['decoder_drops']
+        print(f'ratio (decoder p50 / echo p50): {result["ratio"]}   '
+              f'decoder drops: {result["drops"]}')
+        print(json.dumps(result))
+        return 0
+    finally:
+        if bench is not None:
+            bench.close()
+        for proc in procs:
+            proc.send_signal(2)
+        for proc in procs:
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        log.close()
+
+
+if __name__ == '__main__':
+    sys.exit(main())
