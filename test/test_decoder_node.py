@@ -1,5 +1,9 @@
 """token_decoder with real rclpy: the node runs in its own process, this test talks to it."""
 
+import re
+import subprocess
+import sys
+
 from conftest import SEVEN_DOF_PROFILE
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import PoseStamped, TwistStamped
@@ -256,3 +260,18 @@ def test_bad_parameter_is_one_fatal_line(ros, profile_path, params, needle):
     assert proc.wait(20) == 2, proc.describe()
     assert needle in proc.stderr and 'FATAL' in proc.stderr
     assert 'Traceback' not in proc.stderr
+
+
+@pytest.mark.timeout(120)
+def test_demo_pipeline_commands_within_half_a_bin():
+    code = ('import argparse, sys\nfrom robotok_ros.nodes.decoder_demo import run\n'
+            "sys.exit(run(argparse.Namespace(robot='franka_panda', episodes=6, seed=3)))")
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         timeout=110)
+    assert out.returncode == 0, out.stdout + out.stderr
+    match = re.search(r'(\d+) steps commanded; max \|decoded - original action\| (\S+) '
+                      r'\(half a bin: up to (\S+)\)', out.stdout)
+    assert match, out.stdout
+    steps, err, half = int(match[1]), float(match[2]), float(match[3])
+    assert steps == 45 and err <= half * (1 + 1e-9)
+    assert out.stdout.count('step ') >= 10 and 'linear [' in out.stdout

@@ -160,7 +160,8 @@ def run_node(node_factory, name, args=None, spin_period=0.1):
     Init rclpy, build the node with ``node_factory()``, spin it, shut down; return exit status.
 
     SIGINT/SIGTERM end the spin with KeyboardInterrupt; the node's optional
-    ``on_shutdown()`` then runs while publishing still works.  A RobotokError
+    ``on_shutdown()`` then runs while publishing still works.  A node ends the
+    spin itself by setting ``done = True``; its ``exit_status`` is returned.  A RobotokError
     from the factory is logged as FATAL (one line, no traceback): status 2.
     """
     import rclpy
@@ -175,8 +176,10 @@ def run_node(node_factory, name, args=None, spin_period=0.1):
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         # A bounded wait lets Python's signal handler run (rcl_wait itself is not interrupted).
-        while rclpy.ok():
+        # A node that finishes its job sets ``done`` (and optionally ``exit_status``).
+        while rclpy.ok() and not getattr(node, 'done', False):
             executor.spin_once(timeout_sec=spin_period)
+        status = getattr(node, 'exit_status', 0)
     except RobotokError as exc:
         rclpy.logging.get_logger(name).fatal(str(exc))
         status = 2
