@@ -6,6 +6,8 @@ import subprocess
 import sys
 import warnings
 
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra.numpy import arrays
 import numpy as np
 import pytest
 from robotok_ros.errors import ConfigError, DataError, InvalidTokenError, TokenizerStateError
@@ -73,6 +75,21 @@ def test_random_unseen_chunks_all_decode_whole_with_bounded_error(fitted):
     assert (np.abs(err) <= peak_bound * (1 + 1e-9)).all()
     for i in range(0, len(chunks), 997):  # the one-message path agrees with the batch
         assert np.array_equal(fitted.decode_chunk(fitted.encode_chunk(chunks[i])), decoded[i])
+
+
+@settings(max_examples=40, deadline=None)
+@given(horizon=st.integers(1, 24), scale=st.floats(0.5, 40), data=st.data())
+def test_any_finite_chunk_decodes_whole_within_the_bound(fitted, horizon, scale, data):
+    values = st.floats(-1e6, 1e6, allow_subnormal=False)
+    fresh = FASTTokenizer(PROFILE, horizon=horizon, scale=scale, vocab=4000)
+    for tok in (fresh, fitted):
+        chunks = data.draw(arrays(np.float64, (3, tok.horizon, PROFILE.dim), elements=values))
+        decoded = tok.decode(tok.encode(chunks))
+        assert decoded.shape == chunks.shape and tok.last_coeff_clip_counts.sum() == 0
+        err = decoded - np.clip(chunks, PROFILE.lows, PROFILE.highs)
+        rms, peak = tok.error_bound()
+        assert (np.sqrt((err ** 2).mean(axis=1)) <= rms * (1 + 1e-9) + 1e-12).all()
+        assert (np.abs(err) <= peak * (1 + 1e-9) + 1e-12).all()
 
 
 def test_error_bound_follows_scale_and_range():

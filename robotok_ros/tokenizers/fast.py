@@ -85,7 +85,9 @@ class FASTTokenizer(ActionTokenizer):
     ``encode`` of one chunk returns ``(N,)`` int64; of a batch ``(B, H, D)`` a
     list of B int64 arrays (lengths differ).  ``decode`` takes one sequence
     (-> ``(H, D)``) or a list / 2-D array of sequences (-> ``(B, H, D)``).
-    Ids are ``vocab_offset + BPE id``.
+    Ids are ``vocab_offset + BPE id``.  ``vocab`` is the BPE's target size;
+    ``vocab_size`` is what fitting reached (2M + 1 before fitting, when every
+    coefficient is its own token; less than ``vocab`` when pairs run out).
     """
 
     kind = 'fast'
