@@ -187,6 +187,8 @@ def test_malformed_messages_rejected_counted_node_alive(ros, profile_path):
     assert ros.wait_for(lambda: dec.twist, 10), 'node stopped decoding after bad input'
     status = dec.diag[-1].status[0]
     assert status.level == DiagnosticStatus.WARN and status.hardware_id == 'test7'
+    assert ros.wait_for(lambda: len(dec.diag) >= 3, 5)
+    assert 0.5 < np.median(np.diff(dec.diag.times)) < 2.0  # 1 Hz
     for key in ('received', 'enabled', 'input_rate_hz', 'decode_latency_us_mean',
                 'watchdog_trips', 'clamps'):
         assert key in values
@@ -275,3 +277,21 @@ def test_demo_pipeline_commands_within_half_a_bin():
     steps, err, half = int(match[1]), float(match[2]), float(match[3])
     assert steps == 45 and err <= half * (1 + 1e-9)
     assert out.stdout.count('step ') >= 10 and 'linear [' in out.stdout
+
+
+def test_learned_chunk_tokenizer_plugs_in_from_tokenizer_path(ros, profile_path, tmp_path):
+    profile = load_profile(profile_path)
+    rng = np.random.default_rng(0)
+    t = np.arange(60)[:, None] / 60
+    mid, half = (profile.lows + profile.highs) / 2, (profile.highs - profile.lows) / 2
+    eps = [mid + 0.5 * half * np.sin(2 * np.pi * rng.uniform(0.2, 1.5, 7) * t +
+                                     rng.uniform(0, 6, 7)) for _ in range(8)]
+    tok = make_tokenizer('fast', profile, horizon=5, scale=10, vocab=300).fit(eps)
+    tok.save(tmp_path / 'fast')
+    dec = Decoder(ros, profile_path, tokenizer='fast', tokenizer_path=str(tmp_path / 'fast'))
+    ids = tok.encode_chunk(eps[0][:5])
+    dec.send(ids)  # one message = one chunk of H = 5 steps, however many ids it holds
+    assert ros.wait_for(lambda: len(dec.decoded) >= 5, 10), dec.proc.describe()
+    np.testing.assert_allclose([m.data for m in dec.decoded[:5]], tok.decode_chunk(ids))
+    dec.send([tok.id_range[1] + 1])
+    assert dec.diagnostics(lambda v: v['rejected_out_of_range'] == '1')['decoded'] == '1'
