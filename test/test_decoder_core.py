@@ -92,7 +92,10 @@ def test_non_finite_and_undecodable_chunks_are_rejected():
     core.tokenizer = FakeChunkTokenizer(np.zeros((3, 6)))
     with pytest.raises(Rejected, match='invalid'):
         core.on_tokens(np.array([1, 2], np.int32), 0.0)
-    assert core.rejected['non_finite'] == 1 and core.rejected['invalid'] == 2
+    core.tokenizer = FakeChunkTokenizer(IndexError('a bug in a third-party decoder'))
+    with pytest.raises(Rejected, match='IndexError'):
+        core.on_tokens(np.array([1, 2], np.int32), 0.0)
+    assert core.rejected['non_finite'] == 1 and core.rejected['invalid'] == 3
 
 
 # -- commands ------------------------------------------------------------------------------

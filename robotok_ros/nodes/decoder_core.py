@@ -147,8 +147,8 @@ class DecoderCore:
         try:
             with np.errstate(over='ignore', invalid='ignore'):  # non-finite is rejected below
                 actions = self.tokenizer.decode_chunk(ids.reshape(-1))
-        except RobotokError as exc:
-            raise Rejected('invalid', str(exc)) from None
+        except Exception as exc:  # noqa: B902 - untrusted ids into any tokenizer: never crash
+            raise Rejected('invalid', f'{type(exc).__name__}: {exc}') from None
         if actions.ndim != 2 or actions.shape[1] != self.dim:
             raise Rejected('invalid', f'decoded shape {actions.shape}, expected (T, {self.dim})')
         if not np.isfinite(actions).all():

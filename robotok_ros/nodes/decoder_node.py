@@ -6,6 +6,7 @@ and the defaults connect to MoveIt Servo (``command_in_type: speed_units``) and
 a ros2_control forward gripper controller with no remapping.
 """
 
+from array import array
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -75,9 +76,12 @@ class TokenDecoder(Node):
         self.timer.cancel()
         self.create_timer(timeout / 5, self.on_watchdog)
         self.create_timer(1.0, self.on_diagnostics, clock=Clock(clock_type=ClockType.STEADY_TIME))
-        self._layout = Float64MultiArray().layout
-        self._layout.dim = [MultiArrayDimension(label=','.join(self.profile.names),
-                                                size=self.profile.dim, stride=self.profile.dim)]
+        self._twist_msg = TwistStamped()
+        self._twist_msg.header.frame_id = self.frame
+        self._grip_msg = Float64MultiArray()
+        self._action_msg = Float64MultiArray()
+        self._action_msg.layout.dim = [MultiArrayDimension(
+            label=','.join(self.profile.names), size=self.profile.dim, stride=self.profile.dim)]
         self._last_warn = -WARN_PERIOD
         self.get_logger().info(f'{tok.describe()}; output {self.mode}, '
                                f'{"enabled" if enabled else "disabled: call ~/enable"}')
@@ -88,8 +92,8 @@ class TokenDecoder(Node):
         dims = [d.size for d in msg.layout.dim]
         now = self.get_clock().now()
         try:
-            ids = np.frombuffer(msg.data, dtype=np.int32)
-            cmd = self.core.on_tokens(ids, now.nanoseconds * 1e-9, dims, msg.layout.data_offset)
+            cmd = self.core.on_tokens(msg.data, now.nanoseconds * 1e-9, dims,
+                                      msg.layout.data_offset)
         except Rejected as exc:
             self._warn(f'rejected a token message ({exc}); '
                        f'rejections so far: {self.core.rejected}')
@@ -149,16 +153,20 @@ class TokenDecoder(Node):
 
     # -- output ----------------------------------------------------------------------------
     def publish(self, cmd, now):
-        """Publish one step: twist or pose target, gripper command, decoded action."""
+        """Publish one step: twist or pose target first (latency counts), then gripper, action."""
         if self.mode == 'twist':
             self.twist_pub.publish(self._twist(cmd.linear, cmd.angular, now))
         elif self.pose is None:
             self._warn('no pose received on /robotok/ee_pose yet: pose target not sent')
         else:
             self._publish_pose(cmd.linear, cmd.angular, now)
+        # Messages are reused: publish() serializes at once, and construction is most of
+        # the per-step cost at 1 kHz.
         if cmd.gripper is not None:
-            self.grip_pub.publish(Float64MultiArray(data=[cmd.gripper]))
-        self.action_pub.publish(Float64MultiArray(layout=self._layout, data=cmd.action))
+            self._grip_msg.data = array('d', (cmd.gripper,))
+            self.grip_pub.publish(self._grip_msg)
+        self._action_msg.data = array('d', cmd.action)
+        self.action_pub.publish(self._action_msg)
 
     def publish_zero(self, now):
         """Stop: a zero twist, or the measured pose as the target; the gripper holds."""
@@ -175,12 +183,11 @@ class TokenDecoder(Node):
         pub.wait_for_all_acked(Duration(seconds=0.5))
 
     def _twist(self, linear, angular, now):
-        msg = TwistStamped()
-        msg.header.stamp = now.to_msg()
-        msg.header.frame_id = self.frame
-        t = msg.twist
-        t.linear.x, t.linear.y, t.linear.z = linear
-        t.angular.x, t.angular.y, t.angular.z = angular
+        msg = self._twist_msg
+        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(now.nanoseconds, 10 ** 9)
+        lin, ang = msg.twist.linear, msg.twist.angular
+        lin.x, lin.y, lin.z = linear
+        ang.x, ang.y, ang.z = angular
         return msg
 
     def _publish_pose(self, linear, angular, now):
