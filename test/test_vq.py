@@ -284,7 +284,10 @@ def test_values_at_the_fitted_range_ends_are_not_clips(fitted, episodes):
 
 
 def test_codebook_loss_mode_trains_the_codebook_by_gradient(profile7, episodes, fitted):
-    tok = VQTokenizer(profile7, codebook_update='loss', **TINY).fit(episodes)
+    seen = []
+    tok = VQTokenizer(profile7, codebook_update='loss', **TINY).fit(
+        episodes, progress=lambda epoch, record: seen.append(epoch))
+    assert seen == list(range(TINY['epochs']))
     assert tok.history[-1]['recon'] < 0.5 * tok.history[0]['recon']
     assert all(r['codebook'] > 0 for r in tok.history)
     assert all(r['codebook'] == 0 for r in fitted.history)

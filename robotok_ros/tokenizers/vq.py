@@ -155,7 +155,7 @@ class VQTokenizer(ActionTokenizer):
                 f'{self.levels} code(s) of {self.codebook_size}; ids [{lo}, {hi}]')
 
     # -- normalisation ---------------------------------------------------------------------
-    def _normalise(self, chunks, dtype=np.float64):
+    def _normalise(self, chunks, dtype=np.float64, record=True):
         lo, hi = self.profile.lows, self.profile.highs
         norm = chunks.astype(dtype)
         norm -= lo.astype(dtype)
@@ -164,7 +164,9 @@ class VQTokenizer(ActionTokenizer):
         flat = norm.reshape(-1, self.dim)
         # A value exactly at min/max may land a rounding error outside [-1, 1]: not a clip.
         tol = 1.0 + 1e-5
-        if flat.size and (flat.min() < -tol or flat.max() > tol):
+        if not record:
+            pass
+        elif flat.size and (flat.min() < -tol or flat.max() > tol):
             self._record_clips(((flat < -tol) | (flat > tol)).sum(axis=0))
         else:
             self._record_clips(np.zeros(self.dim))
@@ -176,20 +178,34 @@ class VQTokenizer(ActionTokenizer):
         return (np.clip(norm, -1.0, 1.0) + 1.0) * (0.5 * (hi - lo)) + lo
 
     # -- training ------------------------------------------------------------------------------
-    def fit(self, episodes, progress=None):
+    def fit(self, episodes, progress=None, stride=None):
         """
         Train on episodes (list of ``(T, D)``); returns self.
 
-        Chunks are taken every ``stride`` steps.  ``progress``: optional
-        callable ``(epoch, record)``; per-epoch records (loss terms, fraction
-        of codes used and perplexity per level) are kept in ``history``.
+        Chunks are taken every ``stride`` steps (default: the setting).
+        ``progress``: True for a tqdm bar over epochs, or a callable
+        ``(epoch, record)``.  Per-epoch records (loss terms, fraction of codes
+        used and perplexity per level) are kept in ``history``.
         """
         if self.fit_ranges:
             self.profile = fit_ranges(episodes, self.profile)
-        chunks = chunk_episodes(episodes, self.chunk_steps, self.dim, self.stride)
-        norm = self._normalise(chunks).reshape(len(chunks), -1).astype(np.float32)
+        stride = self.stride if stride is None else _check_int('stride', stride, 1)
+        chunks = chunk_episodes(episodes, self.chunk_steps, self.dim, stride)
+        norm = self._normalise(chunks, np.float32, record=False).reshape(len(chunks), -1)
         from robotok_ros.tokenizers.vq_model import train
-        arrays, self.history = train(self.settings(), norm, progress)
+        bar = None
+        if progress is True:
+            from tqdm import tqdm
+            bar = tqdm(total=self.epochs, desc='vq fit', unit='epoch')
+
+            def progress(epoch, record):
+                bar.update(1)
+                bar.set_postfix(loss=f'{record["loss"]:.4f}', used=f'{min(record["used"]):.0%}')
+        try:
+            arrays, self.history = train(self.settings(), norm, progress or None)
+        finally:
+            if bar is not None:
+                bar.close()
         self.load_state(arrays, source='<trained model>')
         return self
 
