@@ -13,7 +13,7 @@ from robotok_ros.errors import DataError
 from robotok_ros.nodes.recorder_core import (ACTION_TOPIC, ACTION_TYPE, bag_mcap, episode_path,
                                              EpisodeWriter, next_episode_index, repair_bag,
                                              TOKENS_TOPIC, TOKENS_TYPE, typestore)
-from robotok_ros.nodes.teleop_core import step_label
+from robotok_ros.nodes.teleop_core import parse_step_label, step_label
 from rosbags.rosbag2 import Reader
 
 TOPICS = {TOKENS_TOPIC: TOKENS_TYPE, ACTION_TOPIC: ACTION_TYPE}
@@ -179,6 +179,10 @@ def _start_recorder(ros, profile_path, out_dir, **params):
 def _publish_steps(ros, n, dim=7):
     from geometry_msgs.msg import Twist
     from std_msgs.msg import Float64MultiArray, Int32MultiArray, MultiArrayDimension
+    pubs = [ros.publisher(ACTION_TOPIC, Float64MultiArray),
+            ros.publisher(TOKENS_TOPIC, Int32MultiArray), ros.publisher('/teleop/twist', Twist)]
+    # Matched by the recorder, not only discovered: else the first messages go nowhere.
+    assert ros.wait_for(lambda: all(p.get_subscription_count() for p in pubs))
     for step in range(n):
         label = [MultiArrayDimension(label=step_label(step, step), size=1, stride=dim),
                  MultiArrayDimension(label='action', size=dim, stride=dim)]
@@ -257,3 +261,62 @@ def test_recorder_shutdown_closes_the_bag_cleanly(profile_path, tmp_path):
     custom = info['rosbag2_bagfile_information']['custom_data']
     assert json.loads(custom['counts'])[ACTION_TOPIC] == 50
     assert bag_mcap(episode_path(tmp_path, 0)).read_bytes()[-8:] == b'\x89MCAP0\r\n'
+
+
+@pytest.mark.timeout(90)
+def test_teleop_tokens_bag_decoder_loop_reproduces_actions_within_half_a_bin(profile_path,
+                                                                             tmp_path):
+    from geometry_msgs.msg import Twist
+    from robotok_ros.profile_loader import load_profile
+    from robotok_ros.tokenizers import make_tokenizer
+    from rosutil import RosHarness
+    from std_msgs.msg import Float64MultiArray, Int32MultiArray
+    from std_srvs.srv import Trigger
+    profile = load_profile(profile_path)
+    params = {'profile_path': str(profile_path), 'n_bins': 64}
+    with RosHarness() as ros:
+        _, status = _start_recorder(ros, profile_path, tmp_path, n_bins=64)
+        teleop = ros.start_node('teleop_tokenizer', params=params)
+        sent = ros.collect(ACTION_TOPIC, Float64MultiArray)
+        ros.wait_for_subscribers('/teleop/twist', count=2)      # teleop + recorder
+        # Record once teleop's stream is flowing (discovered by every subscriber).
+        assert ros.wait_for(lambda: len(sent) >= 2)
+        assert ros.call(Trigger, '/episode_recorder/start_episode', Trigger.Request()).success
+        t = 0.0
+        while len(sent) < 30:
+            msg = Twist()
+            msg.linear.x, msg.angular.z = 0.15 * np.sin(2 * t), 0.8 * np.cos(3 * t)
+            ros.publish('/teleop/twist', msg)
+            ros.spin_for(0.01)
+            t += 0.01
+            assert t < 30, 'teleop_tokenizer published too little'
+        bag = ros.call(Trigger, '/episode_recorder/stop_episode', Trigger.Request()).message
+        assert ros.wait_for(lambda: _status(status).get('episodes_closed') == 1)
+        ros.stop(teleop)
+        ep = read_bag(bag)
+        # No gap, and every step this test saw inside the episode is in the bag.
+        np.testing.assert_array_equal(ep.steps, np.arange(ep.steps[0], ep.steps[-1] + 1))
+        seen = {parse_step_label(m.layout.dim[0].label)[0] for m in sent}
+        assert {s for s in seen if ep.steps[0] <= s <= ep.steps[-1]} == set(ep.steps.tolist())
+        assert len(ep.steps) >= 20
+        decoder = ros.start_node('token_decoder', params=params)
+        decoded = ros.collect('/robotok/decoded_action', Float64MultiArray)
+        ros.wait_for_subscribers('/robotok/action_tokens')
+        ros.wait_for_publishers('/robotok/decoded_action')
+        # Warm up until the decoder's output reaches us (discovery is per pair of endpoints).
+        warm = Int32MultiArray(data=ep.step_tokens()[0].tolist())
+        assert ros.wait_for(lambda: decoded or ros.publish('/robotok/action_tokens', warm))
+        ros.spin_for(0.2)
+        decoded.clear()
+        for ids in ep.step_tokens():
+            ros.publish('/robotok/action_tokens', Int32MultiArray(data=ids.tolist()))
+            ros.spin_for(0.01)
+        assert ros.wait_for(lambda: len(decoded) >= len(ep.actions)), (
+            f'{len(decoded)} decoded of {len(ep.actions)}\n{decoder.describe()}')
+    half_bin = (profile.highs - profile.lows) / 64 / 2
+    # A late warm-up decode could only come first: the last T are the replayed steps.
+    out = np.array([m.data for m in decoded[-len(ep.actions):]])
+    assert np.all(np.abs(out - ep.actions) <= half_bin + 1e-12)
+    assert np.abs(ep.actions[:, [0, 5]]).max() > 0.005        # the arm really moved
+    np.testing.assert_array_equal(ep.step_tokens(),
+                                  make_tokenizer('uniform', profile, n_bins=64).encode(ep.actions))
