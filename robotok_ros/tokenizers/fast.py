@@ -115,12 +115,18 @@ class FASTTokenizer(ActionTokenizer):
         bound = math.ceil(self.scale * math.sqrt(self.horizon) * self._norm_bound)
         if coeff_clip is None:
             if bound > MAX_COEFF_CLIP:
-                raise ConfigError(f'scale {self.scale} x sqrt(horizon {self.horizon}) needs '
-                                  f'coefficients up to {bound} > {MAX_COEFF_CLIP}; lower scale '
-                                  'or give coeff_clip')
+                raise ConfigError(f'scale {self.scale} x sqrt(horizon {self.horizon}) x '
+                                  f'{self._norm_bound:.3g} (largest normalised value) needs '
+                                  f'coefficients up to {bound} > {MAX_COEFF_CLIP}; lower scale, '
+                                  'set norm_clip or give coeff_clip')
             coeff_clip = bound
         self.coeff_clip = _int_setting('coeff_clip', coeff_clip, 1, MAX_COEFF_CLIP)
-        self.vocab = _int_setting('vocab', vocab, 2 * self.coeff_clip + 1, 2 ** 20)
+        self.vocab = _int_setting('vocab', vocab, 1, 2 ** 20)
+        if self.vocab < 2 * self.coeff_clip + 1:
+            raise ConfigError(f'vocab {self.vocab} is smaller than the base alphabet: every '
+                              f'coefficient in [-{self.coeff_clip}, {self.coeff_clip}] needs a '
+                              f'token, so vocab must be >= {2 * self.coeff_clip + 1} (or lower '
+                              'scale / norm_clip / coeff_clip)')
         self._inverse = idct(np.eye(self.horizon), axis=0, norm='ortho') / self.scale
         self.coeff_clip_counts = np.zeros(self.dim, dtype=np.int64)
         self.last_coeff_clip_counts = np.zeros(self.dim, dtype=np.int64)
