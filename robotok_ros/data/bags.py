@@ -16,7 +16,7 @@ import numpy as np
 from robotok_ros.errors import DataError
 from robotok_ros.nodes.recorder_core import (ACTION_TOPIC, METADATA_TOPIC, TOKENS_TOPIC,
                                              typestore)
-from robotok_ros.nodes.teleop_core import parse_step_label
+from robotok_ros.nodes.teleop_core import parse_step_label, step_label
 
 
 @dataclass
@@ -138,3 +138,84 @@ def read_bag_episodes(path, key=None):
     if not episodes:
         raise DataError(f'{path}: the bags hold no actions on {key or ACTION_TOPIC}')
     return episodes
+
+
+def _segments(steps):
+    """Split step indices ``(T,)`` at gaps (dead-man releases): a list of index arrays."""
+    if not len(steps):
+        return []
+    cuts = np.flatnonzero(np.diff(steps) != 1) + 1
+    return np.split(np.arange(len(steps)), cuts)
+
+
+def token_chunks(episode, tokenizer):
+    """
+    Yield ``(first_row, ids (N,))`` of ``episode.actions`` tokenized with ``tokenizer``.
+
+    Per-step tokenizers give one message per step; chunk tokenizers one per
+    ``chunk_steps`` steps, never across a gap in the step indices; a short last
+    chunk is padded by repeating its last action (the arm holding still).
+    """
+    k = max(1, int(getattr(tokenizer, 'chunk_steps', 1) or 1))
+    for rows in _segments(episode.steps):
+        for i in range(0, len(rows), k):
+            block = episode.actions[rows[i:i + k]]
+            if len(block) < k:
+                block = np.concatenate([block, np.repeat(block[-1:], k - len(block), 0)])
+            yield int(rows[i]), np.asarray(tokenizer.encode_chunk(block), dtype=np.int64)
+
+
+def retokenize_bag(src, dst, tokenizer, tokenizer_path=''):
+    """
+    Copy bag ``src`` to ``dst`` with ``/robotok/teleop_tokens`` re-encoded by ``tokenizer``.
+
+    Every other topic is copied byte for byte; the metadata names the new
+    tokenizer and ``retokenized_from``.  Return the new BagEpisode.
+    """
+    from rosbags.rosbag2 import Reader
+    from robotok_ros.nodes.recorder_core import episode_metadata, EpisodeWriter, TOKENS_TYPE
+    from robotok_ros.profile_loader import profile_from_dict
+    ep = read_bag(src)
+    if ep.actions.shape[1] != tokenizer.dim:
+        raise DataError(f'{src}: actions have {ep.actions.shape[1]} dimensions, the '
+                        f'{tokenizer.kind} tokenizer expects {tokenizer.dim}')
+    store = typestore()
+    copied, step_time = [], {}
+    with Reader(src) as reader:
+        for conn, t_ns, raw in reader.messages():
+            if conn.topic in (TOKENS_TOPIC, METADATA_TOPIC):
+                continue
+            copied.append((t_ns, conn.topic, bytes(raw)))
+            if conn.topic == ACTION_TOPIC:
+                label = _label(store.deserialize_cdr(raw, conn.msgtype))
+                if label is not None:
+                    step_time.setdefault(label[0], t_ns)
+        topics = {c.topic: c.msgtype for c in reader.connections
+                  if c.topic not in (TOKENS_TOPIC, METADATA_TOPIC)}
+    types = store.types
+    for row, ids in token_chunks(ep, tokenizer):
+        step = int(ep.steps[row])
+        dim = tokenizer.dim
+        shape = [(step_label(step, ep.stamps_ns[row]), ids.size // dim, ids.size),
+                 ('action', dim, dim)] if ids.size == dim else \
+            [(step_label(step, ep.stamps_ns[row]), ids.size, ids.size)]
+        layout = types['std_msgs/msg/MultiArrayLayout'](dim=[
+            types['std_msgs/msg/MultiArrayDimension'](label=a, size=b, stride=c)
+            for a, b, c in shape], data_offset=0)
+        msg = types[TOKENS_TYPE](layout=layout, data=ids.astype(np.int32))
+        copied.append((step_time.get(step, int(ep.stamps_ns[row])), TOKENS_TOPIC,
+                       bytes(store.serialize_cdr(msg, TOKENS_TYPE))))
+    copied.sort(key=lambda item: item[0])
+    profile = profile_from_dict(ep.metadata['robot_profile'], source=f'{src}: metadata') \
+        if 'robot_profile' in ep.metadata else tokenizer.profile
+    meta = dict(ep.metadata)
+    meta.update(episode_metadata(profile, tokenizer, ep.task, meta.get('episode_index', 0),
+                                 tokenizer_path), retokenized_from=str(src))
+    start = min([c[0] for c in copied], default=0)
+    writer = EpisodeWriter(dst, {**topics, TOKENS_TOPIC: TOKENS_TYPE}, meta, start_ns=start)
+    try:
+        for t_ns, topic, raw in copied:
+            writer.write(topic, t_ns, raw)
+    finally:
+        writer.close()
+    return read_bag(dst)
