@@ -155,12 +155,17 @@ def test_repair_bag_cli(bags, tmp_path, capsys):
     assert len(read_bag(bag).actions) == 30
 
 
-def test_fit_reads_bags(bags, tmp_path, capsys):
-    src, episodes, _ = bags
+def test_fit_reads_bags(bags, tmp_path, profile_path):
     from robotok_ros.data.readers import read_episodes
+    src, episodes, _ = bags
     back = read_episodes(src)
     assert [len(e) for e in back] == [30, 20, 25]
     np.testing.assert_array_equal(back[2], episodes[2])
+    out = tmp_path / 'fitted.yaml'
+    assert main(['fit', '--profile', str(profile_path), '--data', str(src),
+                 '--out', str(out)]) == 0
+    fitted = load_profile(out)
+    np.testing.assert_allclose(fitted.highs, np.concatenate(episodes).max(0))
 
 
 def test_missing_bag_is_a_one_line_error(tmp_path, capsys):
