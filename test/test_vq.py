@@ -169,7 +169,7 @@ def test_unfitted_tokenizer_refuses_to_encode(profile7):
     ({'codebook_size': 1}, 'codebook_size'), ({'levels': 0}, 'levels'),
     ({'hidden': []}, 'hidden'), ({'codebook_update': 'adam'}, 'codebook_update'),
     ({'decay': 1.5}, 'decay'), ({'learning_rate': float('nan')}, 'learning_rate'),
-    ({'codebooks': 3}, 'bad settings')])
+    ({'kmeans_init': 'false'}, 'kmeans_init'), ({'codebooks': 3}, 'bad settings')])
 def test_bad_settings_are_config_errors(profile7, bad, match):
     with pytest.raises(ConfigError, match=match):
         make_tokenizer('vq', profile7, **bad)

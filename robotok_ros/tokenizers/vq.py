@@ -38,6 +38,13 @@ def _check_float(name, value, lo, hi=None):
     return float(value)
 
 
+def _check_bool(name, value):
+    # A hand-edited YAML 'no' is a bool already; a string like 'false' is a mistake to report.
+    if not isinstance(value, (bool, np.bool_)):
+        raise ConfigError(f'{name} must be true or false, got {value!r}')
+    return bool(value)
+
+
 def chunk_episodes(episodes, steps, dim, stride=None):
     """
     Cut episodes (list of ``(T, D)``) into chunks ``(N, steps, D)`` float64.
@@ -109,7 +116,7 @@ class VQTokenizer(ActionTokenizer):
         self.batch_size = _check_int('batch_size', batch_size, 2)
         self.learning_rate = _check_float('learning_rate', learning_rate, 1e-9, 10.0)
         self.stride = _check_int('stride', stride, 1)
-        self.kmeans_init = bool(kmeans_init)
+        self.kmeans_init = _check_bool('kmeans_init', kmeans_init)
         self.dead_code_threshold = _check_float('dead_code_threshold', dead_code_threshold, 0.0)
         self.decay = _check_float('decay', decay, 0.0, 1.0)
         if codebook_update not in CODEBOOK_UPDATES:
@@ -117,7 +124,7 @@ class VQTokenizer(ActionTokenizer):
                               f'got {codebook_update!r}')
         self.codebook_update = codebook_update
         self.commitment_weight = _check_float('commitment_weight', commitment_weight, 0.0)
-        self.fit_ranges = bool(fit_ranges)
+        self.fit_ranges = _check_bool('fit_ranges', fit_ranges)
         self.history = []
         self._arrays = None
 
