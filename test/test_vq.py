@@ -324,3 +324,11 @@ def test_real_bridge_data_fit_on_20_measure_on_5():
     decoded = tok.decode(tok.encode(chunks))
     assert decoded.shape == chunks.shape == (10, 5, 7) and np.isfinite(decoded).all()
     assert (decoded >= tok.profile.lows).all() and (decoded <= tok.profile.highs).all()
+
+
+def test_any_valid_ids_decode_to_a_safe_chunk(fitted):
+    rng = np.random.default_rng(7)
+    ids = rng.integers(0, 16, (10000, 2)) + np.array([1000, 1016])
+    decoded = fitted.decode(ids)
+    assert decoded.shape == (10000, K, 7) and np.isfinite(decoded).all()
+    assert (decoded >= fitted.profile.lows).all() and (decoded <= fitted.profile.highs).all()
