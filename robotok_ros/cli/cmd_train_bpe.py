@@ -15,10 +15,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+from robotok_ros.analysis import chunk_metrics
 from robotok_ros.cli.common import add_profile_args, profile_from_args
 from robotok_ros.errors import ConfigError
 from robotok_ros.fitting import fit_ranges
-from robotok_ros.tokenizers.fast import FASTTokenizer, sliding_chunks
+from robotok_ros.tokenizers.fast import FASTTokenizer
 from robotok_ros.tokenizers.symbol_bpe import SYMBOL_BASE
 
 EXAMPLES = """\
@@ -29,7 +30,6 @@ examples:
   robotok train-bpe --data bridge/ --robot widowx_250 --horizon 5 \\
       --normalization quantile --norm-clip 2 --val-fraction 0.2 --out /tmp/bpe
 """
-BATCH = 2048
 
 
 def register(subparsers):
@@ -97,57 +97,6 @@ def split_episodes(episodes, fraction, seed):
     n_val = min(len(episodes) - 1, max(1, round(fraction * len(episodes))))
     return ([episodes[i] for i in sorted(order[n_val:])],
             [episodes[i] for i in sorted(order[:n_val])])
-
-
-def chunk_metrics(tok, episodes, progress=False):
-    """
-    Measure ``tok`` on back-to-back chunks of ``episodes``; return a JSON-ready dict.
-
-    Decode failures are chunks whose decode raised or did not give a finite
-    ``(H, D)`` array: with this tokenizer they must be 0.
-    """
-    from tqdm import tqdm
-    chunks = sliding_chunks(episodes, tok.horizon, stride=tok.horizon)
-    n, dims = len(chunks), tok.dim
-    lengths, sq_err = np.zeros(n, dtype=np.int64), np.zeros(dims)
-    max_err, failures = np.zeros(dims), 0
-    clips, coeff_clips = np.zeros(dims, np.int64), np.zeros(dims, np.int64)
-    fixes0 = tok.length_fixes
-    for start in tqdm(range(0, n, BATCH), desc='measure', unit='batch', disable=not progress):
-        batch = chunks[start:start + BATCH]
-        ids = tok.encode(batch)
-        clips += tok.last_clip_counts
-        coeff_clips += tok.last_coeff_clip_counts
-        lengths[start:start + len(batch)] = [len(i) for i in ids]
-        for chunk, seq in zip(batch, ids):
-            try:
-                out = tok.decode_chunk(seq)
-            except Exception:  # noqa: B902 - any failure to decode is what is counted here
-                failures += 1
-                continue
-            if out.shape != chunk.shape or not np.isfinite(out).all():
-                failures += 1
-                continue
-            sq_err += ((out - chunk) ** 2).sum(axis=0)
-            max_err = np.maximum(max_err, np.abs(out - chunk).max(axis=0))
-    rmse = np.sqrt(sq_err / max(1, (n - failures) * tok.horizon))
-    scales, names = tok.profile.scales, list(tok.profile.names)
-    seconds = tok.horizon / tok.profile.control_rate_hz
-    return {
-        'chunks': n, 'horizon': tok.horizon, 'coefficients_per_chunk': tok.horizon * dims,
-        'tokens_per_chunk_mean': float(lengths.mean()),
-        'tokens_per_chunk_p95': float(np.percentile(lengths, 95)),
-        'tokens_per_chunk_max': int(lengths.max()),
-        'compression_ratio': float(tok.horizon * dims / lengths.mean()),
-        'tokens_per_second': float(lengths.mean() / seconds),
-        'rmse': dict(zip(names, rmse.tolist())),
-        'rmse_physical': {f'{d.name} [{d.unit or "-"}]': float(r * s)
-                          for d, r, s in zip(tok.profile.dimensions, rmse, scales)},
-        'max_abs_error': dict(zip(names, max_err.tolist())),
-        'decode_failures': failures, 'length_fixes': tok.length_fixes - fixes0,
-        'action_clips': dict(zip(names, clips.tolist())),
-        'coefficient_clips': dict(zip(names, coeff_clips.tolist())),
-    }
 
 
 def format_metrics(label, m):

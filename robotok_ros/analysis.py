@@ -1,0 +1,287 @@
+"""
+Compare action tokenizers on one dataset: tokens per second of motion vs error.
+
+Each tokenizer configuration is fitted on training episodes and measured on
+held-out ones, on back-to-back chunks as a policy would emit them (chunks of
+one step for per-step tokenizers): tokens per second of motion (mean tokens per
+chunk x control rate / chunk steps), reconstruction RMSE and max error per
+dimension in physical units, decode failures (an exception, or not a finite
+chunk of the right shape), clips, and how much of the vocabulary (per level,
+for VQ codebooks, with perplexity) the held-out data uses.
+
+Tokenizers: RT-2 uniform bins (Brohan et al., 2023, arXiv:2307.15818), RT-1
+(arXiv:2212.06817), OpenVLA (Kim et al., 2024, arXiv:2406.09246), FAST DCT+BPE
+(Pertsch et al., 2025, arXiv:2501.09747), VQ-VAE chunk codebooks (van den Oord
+et al., 2017, arXiv:1711.00937; VQ-BeT, Lee et al., 2024, arXiv:2403.03181).
+"""
+
+from dataclasses import dataclass, field
+import time
+
+import numpy as np
+from robotok_ros.errors import ConfigError, RobotokError
+from robotok_ros.fitting import fit_ranges
+from robotok_ros.robot_profile import LINEAR_NAMES
+from robotok_ros.tokenizers import KINDS, make_tokenizer
+
+DEFAULT_SPECS = ('uniform:256', 'uniform:512', 'quantile:256', 'openvla',
+                 'fast:H=10:scale=10', 'fast:H=10:scale=40', 'vq:K=8:C=64:R=2')
+# Short names a spec may use for the constructor settings.
+ALIASES = {'N': 'n_bins', 'bins': 'n_bins', 'H': 'horizon', 'V': 'vocab', 'K': 'chunk_steps',
+           'C': 'codebook_size', 'R': 'levels', 'lr': 'learning_rate',
+           'reset': 'dead_code_threshold'}
+SETTINGS = {
+    'uniform': ('n_bins', 'layout', 'ranges'),
+    'rt1': ('n_bins', 'layout', 'ranges'),
+    'quantile': ('n_bins', 'layout'),
+    'openvla': ('n_bins', 'ranges'),
+    'fast': ('horizon', 'scale', 'vocab', 'coeff_clip', 'normalization', 'norm_clip', 'ranges'),
+    'vq': ('chunk_steps', 'codebook_size', 'levels', 'code_dim', 'epochs', 'batch_size',
+           'learning_rate', 'stride', 'seed', 'dead_code_threshold', 'kmeans_init', 'ranges'),
+}
+# Where a tokenizer takes its normalisation ranges unless the spec says ``ranges=``: what its
+# own ``fit`` does (FAST keeps the profile's, as `robotok train-bpe` without --fit-ranges).
+NATIVE_RANGES = {'uniform': 'data', 'rt1': 'data', 'quantile': 'data', 'openvla': 'data',
+                 'fast': 'profile', 'vq': 'data'}
+# Few epochs: a comparison, not a training run (`robotok train-vq` trains properly).
+ANALYZE_DEFAULTS = {'vq': {'epochs': 10}}
+BATCH = 2048
+
+
+def _value(text):
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    return {'true': True, 'false': False, 'none': None}.get(text.lower(), text)
+
+
+@dataclass(frozen=True)
+class TokenizerSpec:
+    """One configuration to compare: ``label`` as the user wrote it, kind and settings."""
+
+    label: str
+    kind: str
+    settings: dict = field(default_factory=dict)
+    ranges: str = 'data'
+
+    def __post_init__(self):
+        if self.kind not in SETTINGS:
+            raise ConfigError(f'--tokenizers item {self.label!r}: unknown kind {self.kind!r} '
+                              f'(one of {", ".join(SETTINGS)})')
+        if self.ranges not in ('data', 'profile'):
+            raise ConfigError(f'--tokenizers item {self.label!r}: ranges must be data or '
+                              f'profile, got {self.ranges!r}')
+
+    def build(self, profile, train=None):
+        """Return an unfitted tokenizer for ``profile``; ``train`` gives FAST its ranges."""
+        settings = dict(self.settings)
+        if self.kind == 'vq':
+            settings['fit_ranges'] = self.ranges == 'data'
+        if self.kind == 'fast' and self.ranges == 'data' and train is not None:
+            profile = fit_ranges(train, profile)
+        try:
+            return make_tokenizer(self.kind, profile, **settings)
+        except RobotokError as exc:
+            raise ConfigError(f'--tokenizers item {self.label!r}: {exc}') from None
+
+
+def parse_spec(item):
+    """
+    Parse ``kind[:N][:key=value...]`` (e.g. ``fast:H=10:scale=10``) into a TokenizerSpec.
+
+    A bare number after a binning kind is its bin count.  Errors name the item.
+    """
+    label = item.strip()
+    kind, *parts = label.split(':')
+    if kind not in SETTINGS:
+        raise ConfigError(f'--tokenizers item {label!r}: unknown kind {kind!r} '
+                          f'(one of {", ".join(k for k in KINDS if k in SETTINGS)})')
+    allowed = SETTINGS[kind]
+    settings = dict(ANALYZE_DEFAULTS.get(kind, {}))
+    ranges = NATIVE_RANGES[kind]
+    for part in parts:
+        key, sep, text = part.partition('=')
+        if not sep:
+            key, text = 'n_bins', part
+            if 'n_bins' not in allowed or not part.isdigit():
+                raise ConfigError(f'--tokenizers item {label!r}: {part!r} is not key=value'
+                                  + (' or a bin count' if 'n_bins' in allowed else ''))
+        name = ALIASES.get(key.strip(), key.strip())
+        if name not in allowed:
+            short = {v: k for k, v in ALIASES.items() if len(k) == 1}
+            names = ', '.join(f'{short[n]}/{n}' if n in short else n for n in allowed)
+            raise ConfigError(f'--tokenizers item {label!r}: unknown setting {key!r} for '
+                              f'{kind} (one of {names})')
+        if not text.strip():
+            raise ConfigError(f'--tokenizers item {label!r}: {key} has no value')
+        if name == 'ranges':
+            ranges = text.strip()
+        else:
+            settings[name] = _value(text.strip())
+    return TokenizerSpec(label, kind, settings, ranges)
+
+
+def parse_specs(items):
+    """Parse specs given as strings that may each hold several comma-separated items."""
+    specs = [parse_spec(i) for text in items for i in text.split(',') if i.strip()]
+    if not specs:
+        raise ConfigError('--tokenizers: no tokenizer named')
+    return specs
+
+
+def position_dims(profile):
+    """Return the indices of the translation dims (dx, dy, dz; else unit m; else not gripper)."""
+    for pick in (lambda d: d.name in LINEAR_NAMES, lambda d: d.unit == 'm',
+                 lambda d: d.name != profile.gripper_name):
+        index = [i for i, d in enumerate(profile.dimensions) if pick(d)]
+        if index:
+            return index
+    return list(range(profile.dim))
+
+
+def _decode_each(tok, ids, chunks):
+    """Decode chunk by chunk with ``decode_chunk`` (the nodes' path): ``(out, failed mask)``."""
+    out, failed = np.zeros_like(chunks), np.zeros(len(chunks), dtype=bool)
+    for i, (chunk, seq) in enumerate(zip(chunks, ids)):
+        try:
+            rec = np.asarray(tok.decode_chunk(seq), dtype=np.float64)
+        except Exception:  # noqa: B902 - any failure to decode is what is counted here
+            failed[i] = True
+            continue
+        if rec.shape != chunk.shape or not np.isfinite(rec).all():
+            failed[i] = True
+            continue
+        out[i] = rec
+    return out, failed
+
+
+def _decode_batch(tok, ids, chunks):
+    """Decode per-step ids in one call; fall back to one chunk at a time if that fails."""
+    try:
+        out = np.asarray(tok.decode(ids), dtype=np.float64)
+    except Exception:  # noqa: B902 - counted per chunk below
+        out = None
+    if out is not None and out.shape == chunks.shape:
+        failed = ~np.isfinite(out).all(axis=(1, 2))
+        return np.where(failed[:, None, None], 0.0, out), failed
+    return _decode_each(tok, ids, chunks)
+
+
+def chunk_metrics(tok, episodes, progress=False):
+    """
+    Measure ``tok`` on back-to-back chunks of ``episodes``; return a JSON-ready dict.
+
+    Chunks are ``chunk_steps`` long (1 for per-step tokenizers); a tail shorter
+    than a chunk is left out, an episode shorter than one is padded by holding
+    its last action.  Decode failures are chunks whose decode raised or did not
+    give a finite ``(steps, D)`` array; they are left out of the errors.
+    """
+    from robotok_ros.tokenizers.fast import sliding_chunks
+    from tqdm import tqdm
+    steps, dims, profile = tok.chunk_steps, tok.dim, tok.profile
+    chunks = sliding_chunks(episodes, steps, stride=steps)
+    n, per_step = len(chunks), tok.tokens_per_step is not None
+    lengths, sq_err = np.zeros(n, dtype=np.int64), np.zeros(dims)
+    max_err, failures, seen = np.zeros(dims), 0, set()
+    clips = np.zeros(dims, np.int64)
+    coeff_clips = np.zeros(dims, np.int64) if hasattr(tok, 'last_coeff_clip_counts') else None
+    fixes0 = getattr(tok, 'length_fixes', 0)
+    levels = [] if tok.kind != 'vq' else [np.zeros(tok.codebook_size, np.int64)
+                                          for _ in range(tok.levels)]
+    for start in tqdm(range(0, n, BATCH), desc='measure', unit='batch', disable=not progress):
+        batch = chunks[start:start + BATCH]
+        ids = tok.encode(batch)
+        clips += tok.last_clip_counts
+        if coeff_clips is not None:
+            coeff_clips += tok.last_coeff_clip_counts
+        rows = [np.asarray(i).reshape(-1) for i in ids]
+        lengths[start:start + len(batch)] = [r.size for r in rows]
+        for r in rows:
+            seen.update(r.tolist())
+        for level, counts in enumerate(levels):
+            counts += np.bincount(np.asarray(ids)[:, level] - tok.vocab_offset
+                                  - level * tok.codebook_size, minlength=tok.codebook_size)
+        out, failed = (_decode_batch if per_step else _decode_each)(tok, ids, batch)
+        failures += int(failed.sum())
+        err = np.abs(out - batch)[~failed].reshape(-1, dims)
+        if err.size:
+            sq_err += (err ** 2).sum(axis=0)
+            max_err = np.maximum(max_err, err.max(axis=0))
+    rmse = np.sqrt(sq_err / max(1, (n - failures) * steps))
+    mean_len = float(lengths.mean())
+    names, scales = list(profile.names), profile.scales
+    units = [f'{d.name} [{d.unit or "-"}]' for d in profile.dimensions]
+    m = {
+        'chunks': n, 'horizon': steps, 'values_per_chunk': steps * dims,
+        'tokens_per_chunk_mean': mean_len,
+        'tokens_per_chunk_p95': float(np.percentile(lengths, 95)),
+        'tokens_per_chunk_max': int(lengths.max()),
+        'compression_ratio': float(steps * dims / mean_len),
+        # mean x rate / steps, not mean / seconds: D x rate exactly for per-step tokenizers.
+        'tokens_per_second': mean_len * profile.control_rate_hz / steps,
+        'rmse': dict(zip(names, rmse.tolist())),
+        'rmse_physical': dict(zip(units, (rmse * scales).tolist())),
+        'max_abs_error': dict(zip(names, max_err.tolist())),
+        'max_abs_error_physical': dict(zip(units, (max_err * scales).tolist())),
+        'decode_failures': failures, 'action_clips': dict(zip(names, clips.tolist())),
+        'vocab_used': len(seen) / tok.vocab_size,
+    }
+    if coeff_clips is not None:
+        m['coefficients_per_chunk'] = steps * dims
+        m['length_fixes'] = tok.length_fixes - fixes0
+        m['coefficient_clips'] = dict(zip(names, coeff_clips.tolist()))
+    if levels:
+        from robotok_ros.tokenizers.vq import usage
+        used, perplexity = usage(np.stack(levels))
+        m['codebook_used'], m['codebook_perplexity'] = used.tolist(), perplexity.tolist()
+    return m
+
+
+def _fit(tok, spec, train, progress):
+    if spec.kind == 'vq' or spec.kind == 'fast':
+        return tok.fit(train, progress=progress)
+    if spec.ranges == 'profile':
+        return tok
+    return tok.fit(train)
+
+
+def summarize(label, tok, metrics, fit_seconds, source):
+    """Return one result record: identity, fit time and ``metrics`` plus the position RMSE."""
+    pos = position_dims(tok.profile)
+    rmse = np.array(list(metrics['rmse'].values())) * tok.profile.scales
+    return {'label': label, 'kind': tok.kind, 'source': source, 'settings': tok.settings(),
+            'vocab_size': tok.vocab_size, 'chunk_steps': tok.chunk_steps,
+            'fit_seconds': fit_seconds,
+            'position_rmse_physical_mean': float(rmse[pos].mean()), **metrics}
+
+
+def compare(specs, train, val, profile, loaded=(), progress=False, log=None):
+    """
+    Fit each spec on ``train`` and measure it, and each loaded tokenizer, on ``val``.
+
+    ``train``/``val``: lists of ``(T, D)`` episodes; ``loaded``: ``(label,
+    tokenizer)`` pairs measured as they are.  ``log``: a callable taking one
+    line of progress.  Returns a list of result dicts (see ``summarize``).
+    """
+    tokenizers = [(spec, spec.build(profile)) for spec in specs]  # settings errors come first
+    results = []
+    for spec, tok in tokenizers:
+        if spec.kind == 'fast' and spec.ranges == 'data':
+            tok = spec.build(profile, train)
+        start = time.perf_counter()
+        try:
+            _fit(tok, spec, train, progress)
+        except RobotokError as exc:
+            raise type(exc)(f'--tokenizers item {spec.label!r}: {exc}') from None
+        seconds = time.perf_counter() - start
+        results.append(summarize(spec.label, tok, chunk_metrics(tok, val), seconds, 'fit'))
+        if log:
+            log(f'{spec.label}: fitted in {seconds:.1f} s')
+    for label, tok in loaded:
+        if tok.dim != profile.dim:
+            raise ConfigError(f'--load {label}: tokenizer has {tok.dim} dimensions, profile '
+                              f'{profile.name} has {profile.dim}')
+        results.append(summarize(label, tok, chunk_metrics(tok, val), 0.0, 'load'))
+    return results

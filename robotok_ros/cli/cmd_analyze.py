@@ -1,0 +1,196 @@
+"""
+`robotok analyze`: compare tokenizers on one dataset (rate vs distortion).
+
+Each --tokenizers configuration is fitted on the training episodes and
+measured on held-out episodes (split BY EPISODE with the seed, as train-vq and
+train-bpe split, so a tokenizer they saved can be measured with --load on the
+same held-out set): tokens per second of motion, RMSE and max error per
+dimension in physical units (mm, mrad), decode failures, clips, vocabulary
+and VQ codebook use.  Prints two tables; --plot writes a log-log PNG of
+tokens/s vs the mean RMSE of the position dimensions, --json every metric.
+
+Spec syntax: kind[:N][:key=value...], comma-separated or several words.
+  uniform:256  rt1:512  quantile:256  openvla:256     (N = bins per dimension)
+  fast:H=10:scale=10[:vocab=1024][:normalization=quantile][:ranges=data]
+  vq:K=8:C=256:R=2[:epochs=10][:code_dim=16][:reset=0.3][:ranges=profile]
+ranges=data|profile: normalise with the training data's min/max or the
+profile's (defaults: what each tokenizer's own fit does; fast: profile).
+vq trains 10 epochs here unless epochs= says otherwise.
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from robotok_ros.analysis import compare, DEFAULT_SPECS, parse_specs, position_dims
+from robotok_ros.cli.common import add_profile_args, profile_from_args
+from robotok_ros.errors import ConfigError
+from robotok_ros.resolution import _factor, _unit
+
+EXAMPLES = """\
+examples:
+  robotok analyze --synthetic 24 --plot rd.png --json rd.json
+  robotok analyze --robot robosuite_panda_osc --data lift.hdf5 door.hdf5 stack.hdf5 \\
+      --val-data nut-assembly.hdf5 --tokenizers uniform:256,fast:H=10:scale=10 \\
+      --plot rd.png
+  robotok analyze --robot robosuite_panda_osc --data demos/ --load /tmp/vq /tmp/bpe \\
+      --tokenizers uniform:256 --json rd.json
+"""
+
+
+def register(subparsers):
+    """Add the ``analyze`` subcommand."""
+    p = subparsers.add_parser(
+        'analyze', help='compare tokenizers: tokens/s of motion vs reconstruction error',
+        description=__doc__.split('\n\n', 1)[1], epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_profile_args(p)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument('--data', nargs='+', metavar='PATH',
+                     help='recorded demonstrations (any format `robotok` reads); several '
+                          'files or folders are joined')
+    src.add_argument('--synthetic', type=int, metavar='N',
+                     help='N generated demonstrations (minimum-jerk reaches and grasps)')
+    p.add_argument('--val-data', nargs='+', metavar='PATH',
+                   help='measure on these episodes instead of a split of --data')
+    p.add_argument('--val-fraction', type=float, default=0.2, metavar='F',
+                   help='share of episodes held out (default 0.2, at least 1)')
+    p.add_argument('--key', default=None, help='dataset key/column holding the actions')
+    p.add_argument('--seed', type=int, default=0, help='seed of the split and of --synthetic')
+    p.add_argument('--tokenizers', nargs='+', metavar='SPEC', default=None,
+                   help='configurations to fit and compare (default: '
+                        f'{",".join(DEFAULT_SPECS)}; none when only --load is given)')
+    p.add_argument('--load', nargs='+', metavar='DIR', default=[],
+                   help='saved tokenizers (robotok fit --save-tokenizer, train-vq, train-bpe) '
+                        'to measure as they are')
+    p.add_argument('--plot', metavar='PNG', help='write the rate-distortion plot here')
+    p.add_argument('--json', metavar='PATH', help='write every metric here')
+    p.add_argument('--quiet', action='store_true', help='no progress output')
+    p.set_defaults(func=run)
+
+
+def _percent(values):
+    return '/'.join(f'{v:.0%}' for v in values)
+
+
+def format_tables(results, profile):
+    """Return the summary table and the RMSE-per-dimension table as one string."""
+    pos = position_dims(profile)
+    pos_unit = _unit(profile, pos[0])
+    width = max(12, *(len(r['label']) for r in results)) + 2
+    lines = [f'{"tokenizer":<{width}}{"tokens/s":>9}{"tok/chunk":>10}{"pos RMSE":>10}'
+             f'{"pos max":>9}{"fail":>6}{"clips":>7}{"ids used":>9}  codebook used, perplexity',
+             f'{"":<{width}}{"":>19}{"(" + pos_unit + ")":>10}{"(" + pos_unit + ")":>9}']
+    for r in results:
+        maxes = np.array(list(r['max_abs_error_physical'].values()))
+        code = ''
+        if 'codebook_used' in r:
+            code = (f'{_percent(r["codebook_used"])}, '
+                    + '/'.join(f'{p:.1f}' for p in r['codebook_perplexity']))
+        lines.append(
+            f'{r["label"]:<{width}}{r["tokens_per_second"]:>9.1f}'
+            f'{r["tokens_per_chunk_mean"]:>10.2f}'
+            f'{r["position_rmse_physical_mean"] * _factor(profile, pos[0]):>10.3f}'
+            f'{maxes[pos].max() * _factor(profile, pos[0]):>9.2f}{r["decode_failures"]:>6}'
+            f'{sum(r["action_clips"].values()):>7}{r["vocab_used"]:>9.0%}  {code}')
+    names = profile.names
+    lines += ['', 'held-out RMSE per dimension (physical units)',
+              f'{"tokenizer":<{width}}' + ''.join(f'{n:>10}' for n in names),
+              f'{"":<{width}}' + ''.join(f'{"(" + _unit(profile, i) + ")":>10}'
+                                         for i in range(len(names)))]
+    for r in results:
+        rmse = np.array(list(r['rmse_physical'].values()))
+        lines.append(f'{r["label"]:<{width}}' + ''.join(
+            f'{rmse[i] * _factor(profile, i):>10.4f}' for i in range(len(names))))
+    return '\n'.join(lines)
+
+
+def plot_rate_distortion(results, profile, path):
+    """Write a log-log PNG: tokens/s of motion vs mean position RMSE, one labelled point each."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    pos = position_dims(profile)
+    factor = _factor(profile, pos[0])
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    colours = {}
+    for r in results:
+        colour = colours.setdefault(r['kind'], f'C{len(colours)}')
+        x = r['tokens_per_second']
+        # A perfect reconstruction has no place on a log axis: show it at a floor.
+        y = max(r['position_rmse_physical_mean'] * factor, 1e-6)
+        ax.scatter([x], [y], color=colour, zorder=3,
+                   label=r['kind'] if r['kind'] not in ax.get_legend_handles_labels()[1]
+                   else None)
+        ax.annotate(r['label'], (x, y), textcoords='offset points', xytext=(5, 4), fontsize=7)
+    ax.set_xscale('log')
+    ax.set_yscale('log')
+    xs = [r['tokens_per_second'] for r in results]
+    # Room on the right for the labels of the highest-rate points.
+    ax.set_xlim(min(xs) / 1.5, max(xs) * 3.0)
+    ax.set_xlabel('tokens per second of motion')
+    ax.set_ylabel(f'held-out RMSE, mean of {", ".join(profile.names[i] for i in pos)} '
+                  f'({_unit(profile, pos[0])})')
+    ax.set_title(f'Rate vs distortion: {profile.name}')
+    ax.grid(True, which='both', alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def _read(paths, key, profile):
+    from robotok_ros.cli.cmd_train_bpe import _read as read_paths
+    return read_paths(paths, key, profile)
+
+
+def _episodes(args, profile):
+    from robotok_ros.cli.cmd_train_bpe import split_episodes
+    if args.synthetic is not None:
+        if args.synthetic < (1 if args.val_data else 2):
+            raise ConfigError(f'--synthetic needs at least 2 episodes, got {args.synthetic}')
+        from robotok_ros.data.synthetic import generate_episodes
+        episodes = generate_episodes(profile, n_episodes=args.synthetic, seed=args.seed)
+    else:
+        episodes = _read(args.data, args.key, profile)
+    if args.val_data:
+        return episodes, _read(args.val_data, args.key, profile)
+    return split_episodes(episodes, args.val_fraction, args.seed)
+
+
+def run(args):
+    """Parse specs, load data, fit, measure, print, plot; return 0."""
+    profile = profile_from_args(args)
+    items = args.tokenizers if args.tokenizers is not None else (
+        [] if args.load else list(DEFAULT_SPECS))
+    specs = parse_specs(items) if items else []
+    from robotok_ros.tokenizers import load_tokenizer
+    loaded = []
+    for folder in args.load:
+        tok = load_tokenizer(folder)
+        loaded.append((f'{Path(folder).name or folder} ({tok.kind}, loaded)', tok))
+    train, val = _episodes(args, profile)
+    say = None if args.quiet else print
+    if say:
+        say(f'analyze: {profile.name}, {len(train)} training episodes '
+            f'({sum(len(e) for e in train)} steps), {len(val)} held out '
+            f'({sum(len(e) for e in val)} steps), {profile.control_rate_hz:g} Hz')
+    results = compare(specs, train, val, profile, loaded, progress=False, log=say)
+    print(format_tables(results, profile))
+    if args.plot:
+        Path(args.plot).parent.mkdir(parents=True, exist_ok=True)
+        plot_rate_distortion(results, profile, args.plot)
+        print(f'wrote {args.plot}')
+    if args.json:
+        report = {'profile': profile.name, 'control_rate_hz': profile.control_rate_hz,
+                  'train_episodes': len(train), 'val_episodes': len(val),
+                  'train_steps': int(sum(len(e) for e in train)),
+                  'val_steps': int(sum(len(e) for e in val)),
+                  'position_dims': [profile.names[i] for i in position_dims(profile)],
+                  'tokenizers': results}
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, indent=2) + '\n')
+        print(f'wrote {args.json}')
+    return 0
