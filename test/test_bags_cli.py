@@ -9,7 +9,7 @@ from robotok_ros.data.bags import read_bag
 from robotok_ros.nodes.recorder_core import (ACTION_TOPIC, ACTION_TYPE, bag_mcap,
                                              episode_metadata, EpisodeWriter, TOKENS_TOPIC,
                                              TOKENS_TYPE, typestore)
-from robotok_ros.nodes.teleop_core import step_label
+from robotok_ros.nodes.teleop_encoding import step_label
 from robotok_ros.profile_loader import load_profile
 from robotok_ros.tokenizers import make_tokenizer
 

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 from robotok_ros.errors import ConfigError
-from robotok_ros.nodes.teleop_core import (ClipMonitor, matrix_to_rpy, parse_step_label,
-                                           pose_delta, quat_to_matrix, step_label,
-                                           TeleopConfig, TeleopEncoder, TeleopSampler,
-                                           twist_delta)
+from robotok_ros.nodes.teleop_core import (matrix_to_rpy, pose_delta, quat_to_matrix,
+                                           TeleopConfig, TeleopSampler, twist_delta)
+from robotok_ros.nodes.teleop_encoding import (ClipMonitor, parse_step_label, step_label,
+                                               TeleopEncoder)
 from robotok_ros.profile_loader import load_profile
 from robotok_ros.tokenizers import make_tokenizer
 from scipy.spatial.transform import Rotation

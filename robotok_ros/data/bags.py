@@ -16,7 +16,7 @@ import numpy as np
 from robotok_ros.errors import DataError
 from robotok_ros.nodes.recorder_core import (ACTION_TOPIC, METADATA_TOPIC, TOKENS_TOPIC,
                                              typestore)
-from robotok_ros.nodes.teleop_core import parse_step_label, step_label
+from robotok_ros.nodes.teleop_encoding import parse_step_label, step_label
 
 
 @dataclass

@@ -16,7 +16,7 @@ import json
 import os
 
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from robotok_ros.errors import ConfigError, DataError
 from robotok_ros.nodes.common import declare, declare_tokenizer_parameters, \
     profile_and_tokenizer, run_node
@@ -74,11 +74,13 @@ class EpisodeRecorder(Node):
         self.stop_grace = declare(self, 'stop_grace', 0.25, 'Seconds stop waits for '
                                   'messages still in flight.', float_range=(0.0, 10.0))
         start = declare(self, 'start_on_launch', False, 'Start episode 0.. at once.')
-        depth = declare(self, 'qos_depth', 1000, 'Queue depth of every subscription.',
-                        int_range=(1, 100000))
+        depth = declare(self, 'qos_depth', 0, 'History depth of every subscription; 0 keeps '
+                        'all (a reliable publisher then waits for the recorder rather than '
+                        'overwrite what it has not taken yet).', int_range=(0, 100000))
         topics = {TOKENS_TOPIC: TOKENS_TYPE, ACTION_TOPIC: ACTION_TYPE}
         topics.update(parse_raw_topics([e for e in raw if e]))
-        qos = QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE)
+        qos = QoSProfile(depth=depth or 1, reliability=ReliabilityPolicy.RELIABLE,
+                         history=HistoryPolicy.KEEP_LAST if depth else HistoryPolicy.KEEP_ALL)
         self.topics = {}
         for topic, type_name in topics.items():
             resolved = self.resolve_topic_name(topic)
@@ -96,7 +98,8 @@ class EpisodeRecorder(Node):
         self.last_bag = ''
         self.episodes = 0
         self.create_timer(self.flush_period, self.on_flush)
-        self.create_timer(1.0, self.publish_status)
+        # A lambda: newer rclpy executors pass TimerInfo to a callback that takes an argument.
+        self.create_timer(1.0, lambda: self.publish_status())
         self.get_logger().info(f'recording {sorted(self.topics)} into {self.output_dir}')
         if start:
             self.start_episode()

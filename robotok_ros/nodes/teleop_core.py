@@ -16,7 +16,8 @@ idle):
 The gripper comes from a Joy button (toggle or hold), a Float64 or one joint of
 a JointState, mapped through the profile's gripper convention.  A dead-man
 button, when configured, suppresses every sample while released and re-anchors
-the pose source (a clutch), so a released hand never produces a jump.
+the pose source (a clutch), so a released hand never produces a jump.  Turning
+steps into token messages is ``teleop_encoding``.
 """
 
 from dataclasses import dataclass
@@ -30,7 +31,6 @@ from robotok_ros.robot_profile import ANGULAR_NAMES, LINEAR_NAMES
 SOURCES = ('twist', 'pose')
 GRIPPER_SOURCES = ('none', 'button', 'float', 'joint')
 BUTTON_MODES = ('toggle', 'hold')
-CLIP_WARN_FRACTION = 0.01
 
 
 # -- rotation maths -----------------------------------------------------------------------------
@@ -285,96 +285,3 @@ class TeleopSampler:
             action[self.profile.gripper_index] = float(
                 gripper.action_from_openness(self._gripper_open))
         return action
-
-
-# -- encoding and clipping ----------------------------------------------------------------------
-@dataclass(frozen=True)
-class Emission:
-    """One outgoing message pair: ``actions`` (T, D), ``tokens`` (N,), first step and stamp."""
-
-    step: int
-    stamp: float
-    actions: np.ndarray
-    tokens: np.ndarray
-
-
-class TeleopEncoder:
-    """
-    Actions -> token messages: one per step, or one per chunk of ``chunk_steps``.
-
-    Per-step tokenizers emit D ids every step.  Chunk tokenizers (VQ, FAST)
-    collect K consecutive steps and emit ``encode_chunk((K, D))``; a dead-man
-    release drops an unfinished chunk (``dropped_steps``) rather than pad it
-    with motion the operator never made.
-    """
-
-    def __init__(self, tokenizer):
-        self.tokenizer = tokenizer
-        self.chunk = max(1, int(getattr(tokenizer, 'chunk_steps', 1) or 1))
-        self.clips = ClipMonitor(tokenizer.dim)
-        self._buffer = []
-        self.dropped_steps = 0
-
-    def push(self, step, stamp, action):
-        """Add one step's action ``(D,)``; return an Emission when a message is due, else None."""
-        if not self._buffer:
-            self._start = (step, stamp)
-        self._buffer.append(np.asarray(action, dtype=np.float64))
-        if len(self._buffer) < self.chunk:
-            return None
-        actions = np.stack(self._buffer)
-        self._buffer = []
-        tokens = np.asarray(self.tokenizer.encode_chunk(actions), dtype=np.int64)
-        self.clips.update(self.tokenizer.last_clip_counts, len(actions))
-        return Emission(self._start[0], self._start[1], actions, tokens)
-
-    def interrupt(self):
-        """Drop an unfinished chunk (dead-man released)."""
-        self.dropped_steps += len(self._buffer)
-        self._buffer = []
-
-
-class ClipMonitor:
-    """Per-dimension clip counts and the throttled 'ranges do not fit' warning (> 1 %)."""
-
-    def __init__(self, dim, fraction=CLIP_WARN_FRACTION, period_s=5.0):
-        self.counts = np.zeros(dim, dtype=np.int64)
-        self.samples = 0
-        self.fraction = fraction
-        self.period_s = period_s
-        self._last_warn = None
-
-    def update(self, clipped, n_samples):
-        """Add the clip counts ``(D,)`` of ``n_samples`` encoded steps."""
-        self.counts = self.counts + np.asarray(clipped, dtype=np.int64)
-        self.samples += int(n_samples)
-
-    def rates(self):
-        """Return the clipped fraction per dimension ``(D,)``."""
-        return self.counts / max(1, self.samples)
-
-    def warning(self, now, names):
-        """Return a warning when a dimension clips > 1 % and none was given lately, else None."""
-        over = np.flatnonzero(self.rates() > self.fraction)
-        if not over.size:
-            return None
-        if self._last_warn is not None and now - self._last_warn < self.period_s:
-            return None
-        self._last_warn = now
-        parts = ', '.join(f'{names[i]} {100 * self.rates()[i]:.1f}%' for i in over)
-        return (f'teleop actions clip in {parts} of {self.samples} samples: the profile '
-                'ranges do not fit this operator (lower the scales or widen the ranges)')
-
-
-def step_label(step, stamp_ns):
-    """Return the layout label that carries a message's step index and stamp."""
-    return f'step={int(step)};stamp={int(stamp_ns)}'
-
-
-def parse_step_label(label):
-    """Return ``(step, stamp_ns)`` from ``step_label`` text, or None when it is not one."""
-    try:
-        fields = dict(part.split('=', 1) for part in label.split(';'))
-        return int(fields['step']), int(fields['stamp'])
-    except (KeyError, ValueError):
-        return None

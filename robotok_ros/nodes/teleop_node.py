@@ -19,8 +19,9 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from robotok_ros.nodes.common import declare, declare_tokenizer_parameters, \
     profile_and_tokenizer, run_node
-from robotok_ros.nodes.teleop_core import BUTTON_MODES, GRIPPER_SOURCES, SOURCES, step_label, \
-    TeleopConfig, TeleopEncoder, TeleopSampler
+from robotok_ros.nodes.teleop_core import BUTTON_MODES, GRIPPER_SOURCES, SOURCES, \
+    TeleopConfig, TeleopSampler
+from robotok_ros.nodes.teleop_encoding import step_label, TeleopEncoder
 from sensor_msgs.msg import JointState, Joy
 from std_msgs.msg import Float64, Float64MultiArray, Int32MultiArray, MultiArrayDimension
 
