@@ -182,7 +182,9 @@ class VQTokenizer(ActionTokenizer):
 
     def _denormalise(self, norm):
         lo, hi = self.profile.lows, self.profile.highs
-        return (np.clip(norm, -1.0, 1.0) + 1.0) * (0.5 * (hi - lo)) + lo
+        out = (norm + 1.0) * (0.5 * (hi - lo)) + lo
+        # Clip in action units: never command beyond the ranges, not even by a rounding error.
+        return np.clip(out, lo, hi, out=out)
 
     # -- training ------------------------------------------------------------------------------
     def fit(self, episodes, progress=None, stride=None):
