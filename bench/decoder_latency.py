@@ -4,8 +4,9 @@ Round-trip latency at 1 kHz: publisher -> token_decoder -> subscriber, against a
 Both paths make the same hops in the same run: an Int32MultiArray of 7 ids
 goes out, a TwistStamped comes back.  The echo node copies the ids into the
 twist without decoding; token_decoder decodes, clamps and also publishes the
-gripper command and the decoded action.  Blocks alternate between the two
-paths so load on the machine hits both alike.  Each message's sequence number
+gripper command and the decoded action.  Short blocks alternate between the
+two paths (echo, decoder, decoder, echo, ...) so other load on a shared
+machine hits both alike.  Each message's sequence number
 rides in the first three ids (base 256) and comes back in the twist's linear
 part (the bench profile decodes id k to k + 0.5 m/s).
 
@@ -47,6 +48,7 @@ def echo_main():
     """Run the bare echo node: ids in, a TwistStamped with the first three ids out."""
     import rclpy
     from geometry_msgs.msg import TwistStamped
+    from rclpy.executors import ExternalShutdownException
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from std_msgs.msg import Int32MultiArray
 
@@ -66,7 +68,7 @@ def echo_main():
     node.create_subscription(Int32MultiArray, PATHS['echo'][0], on_msg, qos)
     try:
         rclpy.spin(node)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
         node.destroy_node()
@@ -118,34 +120,63 @@ class Bench:
                        for src, dst in PATHS.values())
         return self.wait_for(connected, timeout)
 
-    def block(self, name, first_seq, count, rate):
-        """Send ``count`` messages at ``rate`` Hz to path ``name``; spin between sends."""
+    def prime(self, name, timeout=20.0):
+        """Ping path ``name`` until a reply comes back: discovery has matched both hops."""
+        base, n = 1 << 23, [0]
+
+        def replied():
+            if any(s >= base for s in self.recv[name]):
+                return True
+            self.pubs[name].publish(self.msg_type(data=self.ids(base + n[0])))
+            n[0] += 1
+            return False
+        ok = self.wait_for(replied, timeout)
+        for seq in [s for s in self.recv[name] if s >= base]:
+            del self.recv[name][seq]
+        return ok
+
+    @staticmethod
+    def ids(seq):
+        """Return the 7 ids that carry ``seq`` (base 256 in the first three)."""
+        return [seq % 256, (seq // 256) % 256, seq // 65536, 128, 128, 128, 255]
+
+    def block(self, name, first, count, rate):
+        """Send ``count`` messages at ``rate`` Hz to path ``name``, spinning between sends."""
         period = 1.0 / rate
         pub, sent = self.pubs[name], self.sent[name]
         nxt = time.perf_counter()
-        for seq in range(first_seq, first_seq + count):
+        for seq in range(first, first + count):
             while True:
                 left = nxt - time.perf_counter()
                 if left <= 0:
                     break
                 self.executor.spin_once(timeout_sec=left)
-            msg = self.msg_type(data=[seq % 256, (seq // 256) % 256, seq // 65536, 128, 128,
-                                      128, 255])
+            msg = self.msg_type(data=self.ids(seq))
             sent[seq] = time.perf_counter()
             pub.publish(msg)
             nxt += period
-        self.wait_for(lambda: all(s in self.recv[name] for s in range(
-            first_seq, first_seq + count)), 2.0)
+        # Late is not lost: wait up to 5 s for stragglers before counting drops.
+        self.wait_for(lambda: all(s in self.recv[name] for s in range(first, first + count)),
+                      5.0)
 
-    def latencies(self, name, skip):
-        """Return latencies in microseconds (sorted by sequence), past the warm-up."""
+    def latencies(self, name, skip, block):
+        """Return latencies in microseconds (NaN if lost), without each block's first ``skip``."""
         sent, recv = self.sent[name], self.recv[name]
-        seqs = sorted(s for s in sent if s in recv)[skip:]
-        return np.array([(recv[s] - sent[s]) * 1e6 for s in seqs])
+        return np.array([(recv[s] - sent[s]) * 1e6 if s in recv else np.nan
+                         for s in sorted(sent) if s % block >= skip])
 
     def close(self):
         self.node.destroy_node()
         self.rclpy.try_shutdown()
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds of process ``pid`` (Linux /proc), or None elsewhere."""
+    try:
+        fields = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
 
 
 def start(cmd, log):
@@ -155,9 +186,11 @@ def start(cmd, log):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--rate', type=float, default=1000.0, help='messages per second')
-    parser.add_argument('--messages', type=int, default=2000, help='messages per block')
-    parser.add_argument('--blocks', type=int, default=4, help='blocks, alternating paths')
-    parser.add_argument('--warmup', type=int, default=200, help='messages ignored per path')
+    parser.add_argument('--messages', type=int, default=5000, help='messages to each path')
+    parser.add_argument('--block', type=int, default=250, help='messages per block; blocks '
+                        'alternate between the paths so both meet the same machine load')
+    parser.add_argument('--warmup', type=int, default=20, help='first messages of a block '
+                        'not timed')
     parser.add_argument('--echo', action='store_true', help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.echo:
@@ -175,28 +208,43 @@ def main():
     bench = None
     try:
         bench = Bench()
-        if not bench.ready():
+        if not (bench.ready() and all(bench.prime(name) for name in PATHS)):
             print(f'nodes did not connect; log: {tmp / "nodes.log"}', file=sys.stderr)
             return 1
-        order = ['echo', 'decoder']
-        for b in range(args.blocks):
-            name = order[b % 2]
-            bench.block(name, b * args.messages, args.messages, args.rate)
-        result = {'rate_hz': args.rate}
-        for name in order:
-            lat = bench.latencies(name, args.warmup)
+        pids = {'decoder': procs[0].pid, 'echo': procs[1].pid}
+        cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        blocks = max(1, args.messages // args.block)
+        for b in range(2 * blocks):
+            # echo, decoder, decoder, echo, ...: neither path always goes first.
+            name = ('echo', 'decoder')[(b % 2) ^ (b // 2 % 2)]
+            bench.block(name, (b // 2) * args.block, args.block, args.rate)
+        cpu = {name: cpu_seconds(pid) - cpu[name] if cpu[name] is not None else float('nan')
+               for name, pid in pids.items()}
+        result = {'rate_hz': args.rate, 'messages': args.messages,
+                  'load_avg_1min': round(os.getloadavg()[0], 2)}
+        lat = {name: bench.latencies(name, args.warmup, args.block) for name in PATHS}
+        for name in ('echo', 'decoder'):
             sent = len(bench.sent[name])
-            drops = sent - sum(s in bench.recv[name] for s in bench.sent[name])
-            p50, p99 = np.percentile(lat, [50, 99])
+            drops = sent - len([s for s in bench.sent[name] if s in bench.recv[name]])
+            p50, p99 = np.nanpercentile(lat[name], [50, 99])
+            cpu_us = 1e6 * cpu[name] / sent
             print(f'{name:8s} sent {sent:6d}  drops {drops:4d}  p50 {p50:8.1f} us  '
-                  f'p99 {p99:8.1f} us  mean {lat.mean():8.1f} us')
+                  f'p99 {p99:8.1f} us  mean {np.nanmean(lat[name]):8.1f} us  '
+                  f'process CPU {cpu_us:6.1f} us/msg')
             result.update({f'{name}_p50_us': round(p50, 1), f'{name}_p99_us': round(p99, 1),
-                           f'{name}_drops': drops})
+                           f'{name}_drops': drops, f'{name}_cpu_us_per_msg': round(cpu_us, 1)})
+        # Other work on the machine comes and goes: the ratio within each pair of neighbouring
+        # blocks (both paths saw nearly the same moments) is steadier than the pooled one.
+        n = args.block - args.warmup
+        windows = [np.nanmedian(lat['decoder'][i:i + n]) / np.nanmedian(lat['echo'][i:i + n])
+                   for i in range(0, len(lat['echo']) - n + 1, n)]
+        result['window_ratio_median'] = round(float(np.median(windows)), 3) if windows else None
         result['ratio'] = round(result['decoder_p50_us'] / result['echo_p50_us'], 3)
         result['p99_ratio'] = round(result['decoder_p99_us'] / result['echo_p99_us'], 3)
         result['drops'] = result['decoder_drops']
-        print(f'ratio (decoder p50 / echo p50): {result["ratio"]}   '
-              f'decoder drops: {result["drops"]}')
+        print(f'ratio (decoder p50 / echo p50): {result["ratio"]}  (median over block pairs '
+              f'{result["window_ratio_median"]})  decoder drops: {result["drops"]}  '
+              f'load average {result["load_avg_1min"]} on {os.cpu_count()} CPUs')
         print(json.dumps(result))
         return 0
     finally:

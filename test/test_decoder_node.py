@@ -98,8 +98,12 @@ def test_chunk_plays_in_order_one_step_per_period(ros, profile_path):
     dec = Decoder(ros, profile_path)
     chunk = np.zeros((5, 7))
     chunk[:, 0] = np.linspace(-0.01, 0.01, 5)
+    chunk[:, 6] = [0, 0, 1, 1, 1]  # the gripper opens at step 2
     dec.send(dec.ids(chunk), dims=[5, 7])
     assert ros.wait_for(lambda: len(dec.decoded) >= 5, 10)
+    # Gripper commands go out when they change (a forward controller holds the last one).
+    assert ros.wait_for(lambda: len(dec.grip) >= 2, 2)
+    assert [list(m.data) for m in dec.grip] == [[0.0], [1.0]]
     ros.wait_for(lambda: len(dec.twist) >= 5, 2)
     xs = [m.twist.linear.x for m in dec.twist[:5]]
     np.testing.assert_allclose(xs, dec.tok.decode_chunk(dec.ids(chunk))[:, 0] * 10)

@@ -27,6 +27,7 @@ from std_srvs.srv import SetBool
 NAME = 'token_decoder'
 QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 WARN_PERIOD = 2.0  # seconds between two warnings about rejected messages
+GRIP_RESEND_NS = 10 ** 9
 
 
 class TokenDecoder(Node):
@@ -79,6 +80,7 @@ class TokenDecoder(Node):
         self._twist_msg = TwistStamped()
         self._twist_msg.header.frame_id = self.frame
         self._grip_msg = Float64MultiArray()
+        self._grip_last, self._grip_due = None, 0
         self._action_msg = Float64MultiArray()
         self._action_msg.layout.dim = [MultiArrayDimension(
             label=','.join(self.profile.names), size=self.profile.dim, stride=self.profile.dim)]
@@ -162,7 +164,11 @@ class TokenDecoder(Node):
             self._publish_pose(cmd.linear, cmd.angular, now)
         # Messages are reused: publish() serializes at once, and construction is most of
         # the per-step cost at 1 kHz.
-        if cmd.gripper is not None:
+        if cmd.gripper is not None and (cmd.gripper != self._grip_last or
+                                        now.nanoseconds >= self._grip_due):
+            # A forward controller holds its last command: send changes, plus one a second
+            # so a restarted controller catches up, not a copy every step.
+            self._grip_last, self._grip_due = cmd.gripper, now.nanoseconds + GRIP_RESEND_NS
             self._grip_msg.data = array('d', (cmd.gripper,))
             self.grip_pub.publish(self._grip_msg)
         self._action_msg.data = array('d', cmd.action)

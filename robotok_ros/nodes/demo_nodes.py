@@ -105,12 +105,13 @@ class CommandListener(Node):
         self.expect = self.expect or len(self.actions)
         self.core = DecoderCore(self.profile, tok)
         self.bin_width = getattr(tok, 'bin_width', None)
-        self.got = {'twist': [], 'grip': [], 'action': []}
+        self.got = {'twist': [], 'action': []}
         self.done, self.exit_status, self.start = False, 0, time.monotonic()
         self.create_subscription(TwistStamped, '/servo_node/delta_twist_cmds', self.on_twist,
                                  QOS)
+        self.grip = None  # the decoder sends gripper commands when they change
         self.create_subscription(Float64MultiArray, '/gripper_controller/commands',
-                                 lambda m: self._add('grip', m.data[0]), QOS)
+                                 self.on_grip, QOS)
         self.create_subscription(Float64MultiArray, DECODED,
                                  lambda m: self._add('action', list(m.data)), QOS)
         self.create_timer(0.5, self.on_timeout)
@@ -122,11 +123,13 @@ class CommandListener(Node):
         self._add('twist', [t.linear.x, t.linear.y, t.linear.z,
                             t.angular.x, t.angular.y, t.angular.z])
 
+    def on_grip(self, msg):
+        """Keep the latest gripper command."""
+        self.grip = msg.data[0]
+
     def _add(self, key, value):
         self.got[key].append(value)
-        has_grip = self.profile.gripper is not None
-        while len(self.rows) < min(len(self.got['twist']), len(self.got['action']),
-                                   len(self.got['grip']) if has_grip else 10 ** 9):
+        while len(self.rows) < min(len(self.got['twist']), len(self.got['action'])):
             self._row(len(self.rows))
         if len(self.rows) >= self.expect and not self.done:
             self.summary()
@@ -143,7 +146,7 @@ class CommandListener(Node):
         err_t = float(np.max(np.abs(twist - np.r_[want.linear, want.angular])))
         self.rows.append((err_a, err_t, want.clamped))
         if k < self.show:
-            grip = f'  gripper {self.got["grip"][k]:.4f}' if self.got['grip'] else ''
+            grip = '' if self.grip is None else f'  gripper {self.grip:.4f}'
             print(f'step {k:3d}: linear {np.round(twist[:3], 4)} m/s  angular '
                   f'{np.round(twist[3:], 4)} rad/s{grip}  |action error| {err_a:.2e}  '
                   f'|twist error| {err_t:.2e}', flush=True)
