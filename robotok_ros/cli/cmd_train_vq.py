@@ -74,6 +74,9 @@ def register(subparsers):
                    help="normalise with the profile's ranges instead of the training data's")
     p.add_argument('--vocab-offset', type=int, default=0, metavar='N',
                    help='first action id, e.g. 32000 to sit after a Llama vocabulary')
+    p.add_argument('--threads', type=int, default=1, metavar='N',
+                   help='torch CPU threads (default 1: small MLPs gain little from more, and '
+                        'a run is reproducible for a given seed and thread count)')
     p.add_argument('--out', required=True, metavar='DIR', help='folder for the tokenizer')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     p.set_defaults(func=run)
@@ -155,6 +158,10 @@ def run(args):
         bar.set_postfix(loss=f'{record["loss"]:.4f}', used=f'{min(record["used"]):.0%}',
                         perplexity=f'{min(record["perplexity"]):.1f}')
 
+    if args.threads < 1:
+        raise ConfigError(f'--threads must be >= 1, got {args.threads}')
+    import torch
+    torch.set_num_threads(args.threads)
     start = time.perf_counter()
     try:
         tok.fit(train, progress=progress)
@@ -164,7 +171,7 @@ def run(args):
     metrics = {'tokenizer': tok.settings(), 'vocab_size': tok.vocab_size,
                'id_range': list(tok.id_range), 'profile': profile.name,
                'train_episodes': len(train), 'val_episodes': len(val),
-               'train_seconds': seconds, 'history': tok.history,
+               'train_seconds': seconds, 'threads': args.threads, 'history': tok.history,
                'train': measure(tok, train), 'validation': measure(tok, val)}
     out = Path(args.out)
     tok.save(out)
