@@ -257,7 +257,10 @@ def test_cli_train_vq_splits_by_episode_and_saves_metrics(tmp_path, profile7, ca
     assert set(metrics['validation']['rmse_physical']) == {
         'dx [m]', 'dy [m]', 'dz [m]', 'droll [rad]', 'dpitch [rad]', 'dyaw [rad]',
         'gripper [-]'}
-    assert len(metrics['history']) == 3 and 0 < metrics['train']['used'][0] <= 1
+    assert len(metrics['history']) == 3 and 0 < metrics['train']['codebook_used'][0] <= 1
+    assert 0 < metrics['train']['codebook_used_all_windows'][0] <= 1
+    assert metrics['validation']['decode_failures'] == 0
+    assert metrics['validation']['tokens_per_chunk_mean'] == 1
     tok = load_tokenizer(out)
     assert tok.settings()['codebook_size'] == 8 and tok.settings()['hidden'] == [16]
 

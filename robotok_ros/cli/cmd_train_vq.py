@@ -4,8 +4,10 @@
 Episodes are split into training and validation sets BY EPISODE (chunks of one
 demonstration never sit on both sides).  The model trains on every K-step
 window of the training episodes (--stride), then both sets are measured on
-back-to-back chunks as a policy would play them: RMSE per dimension in action
-and physical units, fraction of codes used and perplexity per level, clips.
+back-to-back chunks as a policy would play them (the measure `robotok analyze`
+uses): tokens per second of motion, RMSE per dimension in action and physical
+units, decode failures (each chunk through decode_chunk, the node path),
+fraction of codes used and perplexity per level, clips.
 The tokenizer (tokenizer.yaml + state.safetensors) and metrics.json go to
 --out.
 """
@@ -94,36 +96,35 @@ def _read(paths, key, profile):
     return episodes
 
 
-def measure(tok, episodes):
+def measure(tok, episodes, progress=False):
     """
-    Return ``tok.evaluate(episodes)`` plus tokens per second of motion.
+    Return ``analysis.chunk_metrics`` (as analyze and train-bpe measure) plus every-window use.
 
-    RMSE is measured on back-to-back chunks; codebook use also on every
-    window (``used_all_windows``), which samples the codebook more densely.
+    RMSE, decode failures and codebook use come from back-to-back chunks, as
+    a policy plays them; ``codebook_used_all_windows`` counts every K-step
+    window, which samples a codebook more densely on small datasets.
     """
+    from robotok_ros.analysis import chunk_metrics
+    m = chunk_metrics(tok, episodes, progress)
     every = tok.evaluate(episodes, stride=1)
-    m = tok.evaluate(episodes)
-    m['used_all_windows'] = every['used']
-    m['perplexity_all_windows'] = every['perplexity']
-    m['chunk_steps'] = tok.chunk_steps
-    m['tokens_per_second'] = tok.levels * tok.profile.control_rate_hz / tok.chunk_steps
-    units = {d.name: d.unit or '-' for d in tok.profile.dimensions}
-    m['rmse_physical'] = {f'{k} [{units[k]}]': v for k, v in m['rmse_physical'].items()}
+    m['codebook_used_all_windows'] = every['used']
+    m['codebook_perplexity_all_windows'] = every['perplexity']
     return m
 
 
 def format_metrics(label, m):
     """Return a few readable lines for one metrics dict."""
     rmse = '  '.join(f'{k} {v:.3g}' for k, v in m['rmse_physical'].items())
-    used = ' '.join(f'{u:.1%}' for u in m['used_all_windows'])
-    perp = ' '.join(f'{p:.1f}' for p in m['perplexity_all_windows'])
+    used = ' '.join(f'{u:.1%}' for u in m['codebook_used_all_windows'])
+    perp = ' '.join(f'{p:.1f}' for p in m['codebook_perplexity_all_windows'])
     return '\n'.join([
-        f'{label}: {m["chunks"]} chunks of {m["chunk_steps"]} steps -> '
-        f'{m["tokens_per_chunk"]} token(s) each ({m["tokens_per_second"]:.2f} tokens/s of '
-        'motion)',
+        f'{label}: {m["chunks"]} chunks of {m["horizon"]} steps -> '
+        f'{m["tokens_per_chunk_mean"]:g} token(s) each ({m["tokens_per_second"]:.2f} tokens/s '
+        'of motion)',
         f'  codes used per level {used}  perplexity {perp} (every window)',
         f'  RMSE (physical) {rmse}',
-        f'  action clips {sum(m["clips"].values())}'])
+        f'  decode failures {m["decode_failures"]}  action clips '
+        f'{sum(m["action_clips"].values())}'])
 
 
 def run(args):
