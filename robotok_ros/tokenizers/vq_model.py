@@ -64,7 +64,11 @@ class ChunkVQVAE(nn.Module):
         """Return ``(recon (B, K*D), indices (B, R), z (B, d), codes (R, B, d))``."""
         z = self.encoder(x)
         quantized, indices, _, codes = self.rvq(z[:, None, :], return_all_codes=True)
-        return self.decoder(quantized[:, 0]), indices[:, 0], z, codes[:, :, 0]
+        # The library's output is a sum of R per-level straight-through terms, whose gradient
+        # with respect to z is R x identity; one straight-through over the sum keeps it the
+        # identity at every R (same value: the sum of the chosen codes).
+        quantized = z + (quantized[:, 0] - z).detach()
+        return self.decoder(quantized), indices[:, 0], z, codes[:, :, 0]
 
     def losses(self, x, commitment_weight):
         """Return ``(total, recon, commitment, codebook, indices (B, R))`` for one batch."""
