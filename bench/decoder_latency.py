@@ -44,16 +44,12 @@ PATHS = {'decoder': ('/robotok/action_tokens', '/servo_node/delta_twist_cmds'),
          'echo': ('/bench/echo_in', '/bench/echo_out')}
 
 
-def echo_main():
-    """Run the bare echo node: ids in, a TwistStamped with the first three ids out."""
-    import rclpy
+def make_echo(node):
+    """Give ``node`` the echo's publisher and subscription; return its callback."""
     from geometry_msgs.msg import TwistStamped
-    from rclpy.executors import ExternalShutdownException
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from std_msgs.msg import Int32MultiArray
 
-    rclpy.init()
-    node = rclpy.create_node('bench_echo')
     qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
     pub = node.create_publisher(TwistStamped, PATHS['echo'][1], qos)
 
@@ -66,6 +62,17 @@ def echo_main():
             float(d[0]), float(d[1]), float(d[2]))
         pub.publish(out)
     node.create_subscription(Int32MultiArray, PATHS['echo'][0], on_msg, qos)
+    return on_msg
+
+
+def echo_main():
+    """Run the bare echo node: ids in, a TwistStamped with the first three ids out."""
+    import rclpy
+    from rclpy.executors import ExternalShutdownException
+
+    rclpy.init()
+    node = rclpy.create_node('bench_echo')
+    make_echo(node)
     try:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
@@ -73,6 +80,41 @@ def echo_main():
     finally:
         node.destroy_node()
         rclpy.try_shutdown()
+
+
+def callback_costs(profile, repeats=5, number=2000):
+    """
+    Return the in-process cost (us) of one callback of each node, best of ``repeats``.
+
+    Both nodes live in a private context on another domain and are called
+    directly: no transport, no executor, so other load on the machine barely
+    moves the best-of-N number.  The decoder's includes its three publishes.
+    """
+    import timeit
+
+    import rclpy
+    from rclpy.parameter import Parameter
+    from robotok_ros.nodes.decoder_node import TokenDecoder
+    from std_msgs.msg import Int32MultiArray
+
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=(int(os.environ['ROS_DOMAIN_ID']) + 1) % 101)
+    try:
+        dec = TokenDecoder(context=ctx, parameter_overrides=[
+            Parameter('profile_path', value=str(profile))])
+        echo_node = rclpy.create_node('bench_echo_inproc', context=ctx)
+        echo = make_echo(echo_node)
+        msgs = [Int32MultiArray(data=Bench.ids(s)) for s in range(number)]
+        out = {}
+        for name, func in (('decoder', dec.on_tokens), ('echo', echo)):
+            it = iter(msgs * (repeats + 1))
+            best = min(timeit.repeat(lambda: func(next(it)), number=number, repeat=repeats))
+            out[name] = 1e6 * best / number
+        dec.destroy_node()
+        echo_node.destroy_node()
+        return out
+    finally:
+        rclpy.try_shutdown(context=ctx)
 
 
 class Bench:
@@ -240,6 +282,12 @@ def main():
                    for i in range(0, len(lat['echo']) - n + 1, n)]
         result['window_ratio_median'] = round(float(np.median(windows)), 3) if windows else None
         result['ratio'] = round(result['decoder_p50_us'] / result['echo_p50_us'], 3)
+        costs = callback_costs(profile)
+        print(f'callback cost in-process (best of 5 x 2000): decoder {costs["decoder"]:.1f} us '
+              f'(decode, clamp, twist + decoded action + gripper-on-change publishes), '
+              f'echo {costs["echo"]:.1f} us (one publish)')
+        result.update(decoder_callback_us=round(costs['decoder'], 1),
+                      echo_callback_us=round(costs['echo'], 1))
         result['p99_ratio'] = round(result['decoder_p99_us'] / result['echo_p99_us'], 3)
         result['drops'] = result['decoder_drops']
         print(f'ratio (decoder p50 / echo p50): {result["ratio"]}  (median over block pairs '

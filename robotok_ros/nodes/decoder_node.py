@@ -30,11 +30,23 @@ WARN_PERIOD = 2.0  # seconds between two warnings about rejected messages
 GRIP_RESEND_NS = 10 ** 9
 
 
+def quiet_events():
+    """Return publisher event callbacks without rclpy's defaults (None where unsupported)."""
+    try:
+        from rclpy.event_handler import PublisherEventCallbacks
+    except ImportError:  # Humble
+        from rclpy.qos_event import PublisherEventCallbacks
+    try:
+        return PublisherEventCallbacks(use_default_callbacks=False)
+    except TypeError:
+        return None
+
+
 class TokenDecoder(Node):
     """Subscribe to action tokens, publish safe commands; see the module docstring."""
 
-    def __init__(self):
-        super().__init__(NAME)
+    def __init__(self, **node_kwargs):
+        super().__init__(NAME, **node_kwargs)
         values = declare_tokenizer_parameters(self)
         self.mode = declare(self, 'output_mode', 'twist', 'twist: TwistStamped for Servo; '
                             'pose: PoseStamped targets integrated onto the measured pose.',
@@ -65,11 +77,16 @@ class TokenDecoder(Node):
         else:
             self.twist_pub = self.create_publisher(TwistStamped, '/servo_node/delta_twist_cmds',
                                                    QOS)
+        # The twist/pose publisher and the token subscription keep rclpy's default QoS event
+        # handlers (they warn about an incompatible peer); each handler is one more entity
+        # the executor polls per message, so the secondary outputs go without.
+        quiet = quiet_events()
         self.grip_pub = self.create_publisher(Float64MultiArray, '/gripper_controller/commands',
-                                              QOS)
+                                              QOS, event_callbacks=quiet)
         self.action_pub = self.create_publisher(Float64MultiArray, '/robotok/decoded_action',
-                                                QOS)
-        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+                                                QOS, event_callbacks=quiet)
+        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10,
+                                              event_callbacks=quiet)
         self.create_subscription(Int32MultiArray, '/robotok/action_tokens', self.on_tokens, QOS)
         self.create_service(SetBool, '~/enable', self.on_enable)
         # Playout ticks only while steps are queued: a 1 kHz single-step stream needs no timer.
