@@ -24,7 +24,7 @@ from robotok_ros.fitting import fit_ranges
 from robotok_ros.robot_profile import LINEAR_NAMES
 from robotok_ros.tokenizers import KINDS, make_tokenizer
 
-DEFAULT_SPECS = ('uniform:256', 'uniform:512', 'quantile:256', 'openvla',
+DEFAULT_SPECS = ('uniform:256', 'uniform:256:ranges=profile', 'quantile:256', 'openvla',
                  'fast:H=10:scale=10', 'fast:H=10:scale=40', 'vq:K=8:C=64:R=2')
 # Short names a spec may use for the constructor settings.
 ALIASES = {'N': 'n_bins', 'bins': 'n_bins', 'H': 'horizon', 'V': 'vocab', 'K': 'chunk_steps',
@@ -196,10 +196,12 @@ def chunk_metrics(tok, episodes, progress=False):
         clips += tok.last_clip_counts
         if coeff_clips is not None:
             coeff_clips += tok.last_coeff_clip_counts
-        rows = [np.asarray(i).reshape(-1) for i in ids]
-        lengths[start:start + len(batch)] = [r.size for r in rows]
-        for r in rows:
-            seen.update(r.tolist())
+        if isinstance(ids, np.ndarray):
+            lengths[start:start + len(batch)] = ids[0].size
+            seen.update(np.unique(ids).tolist())
+        else:  # FAST: one array per chunk, lengths differ
+            lengths[start:start + len(batch)] = [len(i) for i in ids]
+            seen.update(np.unique(np.concatenate(ids)).tolist())
         for level, counts in enumerate(levels):
             counts += np.bincount(np.asarray(ids)[:, level] - tok.vocab_offset
                                   - level * tok.codebook_size, minlength=tok.codebook_size)

@@ -60,7 +60,7 @@ def register(subparsers):
     p.add_argument('--seed', type=int, default=0, help='seed of the split and of --synthetic')
     p.add_argument('--tokenizers', nargs='+', metavar='SPEC', default=None,
                    help='configurations to fit and compare (default: '
-                        f'{",".join(DEFAULT_SPECS)}; none when only --load is given)')
+                        f'{" ".join(DEFAULT_SPECS)}; none when only --load is given)')
     p.add_argument('--load', nargs='+', metavar='DIR', default=[],
                    help='saved tokenizers (robotok fit --save-tokenizer, train-vq, train-bpe) '
                         'to measure as they are')
@@ -106,29 +106,56 @@ def format_tables(results, profile):
     return '\n'.join(lines)
 
 
+def _spread(values, gap):
+    """Return ``values`` moved apart to at least ``gap`` from each other, order kept."""
+    order = np.argsort(values)
+    out = np.array(values, dtype=float)
+    for prev, cur in zip(order[:-1], order[1:]):
+        out[cur] = max(out[cur], out[prev] + gap)
+    return out
+
+
 def plot_rate_distortion(results, profile, path):
     """Write a log-log PNG: tokens/s of motion vs mean position RMSE, one labelled point each."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
     pos = position_dims(profile)
     factor = _factor(profile, pos[0])
+    xs = np.array([r['tokens_per_second'] for r in results])
+    # A perfect reconstruction has no place on a log axis: show it at a floor.
+    ys = np.array([max(r['position_rmse_physical_mean'] * factor, 1e-6) for r in results])
     fig, ax = plt.subplots(figsize=(7.5, 5))
     colours = {}
-    for r in results:
+    for r, x, y in zip(results, xs, ys):
+        new = r['kind'] not in colours
         colour = colours.setdefault(r['kind'], f'C{len(colours)}')
-        x = r['tokens_per_second']
-        # A perfect reconstruction has no place on a log axis: show it at a floor.
-        y = max(r['position_rmse_physical_mean'] * factor, 1e-6)
-        ax.scatter([x], [y], color=colour, zorder=3,
-                   label=r['kind'] if r['kind'] not in ax.get_legend_handles_labels()[1]
-                   else None)
-        ax.annotate(r['label'], (x, y), textcoords='offset points', xytext=(5, 4), fontsize=7)
+        ax.scatter([x], [y], color=colour, zorder=3, label=r['kind'] if new else None)
     ax.set_xscale('log')
     ax.set_yscale('log')
-    xs = [r['tokens_per_second'] for r in results]
     # Room on the right for the labels of the highest-rate points.
-    ax.set_xlim(min(xs) / 1.5, max(xs) * 3.0)
+    ax.set_xlim(xs.min() / 1.5, xs.max() * 3.0)
+    lo, hi = np.log10(ax.get_ylim())
+    # Per-step tokenizers share one rate: their labels are spread apart with a leader line.
+    label_y = np.log10(ys)
+    for rate in np.unique(xs):
+        same = np.flatnonzero(xs == rate)
+        label_y[same] = _spread(label_y[same], 0.045 * (hi - lo))
+    for r, x, y, ly in zip(results, xs, ys, 10 ** label_y):
+        ax.annotate(r['label'], (x, y), xytext=(x * 1.12, ly), fontsize=7, va='center',
+                    arrowprops={'arrowstyle': '-', 'lw': 0.5, 'color': '0.5'}
+                    if abs(np.log10(ly / y)) > 1e-9 else None)
+    ax.set_ylim(10 ** lo, max(10 ** hi, 10 ** label_y.max() * 1.15))
+    plain = matplotlib.ticker.FormatStrFormatter('%g')
+    ax.xaxis.set_major_formatter(plain)
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.yaxis.set_major_formatter(plain)
+    if hi - lo < 3:  # few decades: label the 2, 3 and 5 ticks too
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(
+            lambda v, _: f'{v:g}' if round(v / 10 ** np.floor(np.log10(v))) in (2, 3, 5)
+            else ''))
+    ax.tick_params(axis='y', which='minor', labelsize=7)
     ax.set_xlabel('tokens per second of motion')
     ax.set_ylabel(f'held-out RMSE, mean of {", ".join(profile.names[i] for i in pos)} '
                   f'({_unit(profile, pos[0])})')
