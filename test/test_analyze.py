@@ -138,6 +138,15 @@ def test_cli_writes_table_png_and_json(tmp_path, capsys):
     assert all(label in out for label in labels) and '(mm)' in out and '(mrad)' in out
 
 
+def test_cli_load_alone_measures_only_the_saved_tokenizer(tmp_path, capsys):
+    saved = UniformTokenizer('franka_panda', n_bins=64).save(tmp_path / 'u64')
+    js = tmp_path / 'rd.json'
+    assert main(['analyze', '--synthetic', '3', '--load', str(saved), '--json', str(js),
+                 '--quiet']) == 0
+    (only,) = json.loads(js.read_text())['tokenizers']
+    assert only['settings']['n_bins'] == 64 and only['fit_seconds'] == 0.0
+
+
 def test_cli_bad_spec_is_one_line_naming_it(capsys):
     code = main(['analyze', '--synthetic', '4', '--tokenizers', 'uniform:256,fast:H=10:x=2'])
     err = capsys.readouterr().err
