@@ -37,6 +37,8 @@ examples:
   robotok analyze --robot robosuite_panda_osc --data demos/ --load /tmp/vq /tmp/bpe \\
       --tokenizers uniform:256 --json rd.json
 """
+# About how many decades of tokens/s a point's label spans on the plot.
+LABEL_DECADES = 0.35
 
 
 def register(subparsers):
@@ -115,6 +117,16 @@ def _spread(values, gap):
     return out
 
 
+def _label_groups(log_x, log_y, dx, dy):
+    """Return index arrays of points linked by chains of neighbours closer than (dx, dy)."""
+    group = np.arange(len(log_x))
+    for i in range(len(log_x)):
+        for j in range(i):
+            if abs(log_x[i] - log_x[j]) < dx and abs(log_y[i] - log_y[j]) < dy:
+                group[group == group[i]] = group[j]
+    return [np.flatnonzero(group == g) for g in np.unique(group)]
+
+
 def plot_rate_distortion(results, profile, path):
     """Write a log-log PNG: tokens/s of motion vs mean position RMSE, one labelled point each."""
     import matplotlib
@@ -137,15 +149,17 @@ def plot_rate_distortion(results, profile, path):
     # Room on the right for the labels of the highest-rate points.
     ax.set_xlim(xs.min() / 1.5, xs.max() * 3.0)
     lo, hi = np.log10(ax.get_ylim())
-    # Per-step tokenizers share one rate: their labels are spread apart with a leader line.
-    label_y = np.log10(ys)
-    for rate in np.unique(xs):
-        same = np.flatnonzero(xs == rate)
-        label_y[same] = _spread(label_y[same], 0.045 * (hi - lo))
-    for r, x, y, ly in zip(results, xs, ys, 10 ** label_y):
-        ax.annotate(r['label'], (x, y), xytext=(x * 1.12, ly), fontsize=7, va='center',
-                    arrowprops={'arrowstyle': '-', 'lw': 0.5, 'color': '0.5'}
-                    if abs(np.log10(ly / y)) > 1e-9 else None)
+    # Points closer in rate than a label is wide (per-step tokenizers share one rate) get
+    # their labels in one column, spread apart, with leader lines.
+    label_x, label_y, gap = xs * 1.12, np.log10(ys), 0.045 * (hi - lo)
+    for group in _label_groups(np.log10(xs), label_y, LABEL_DECADES, 2 * gap):
+        label_x[group] = xs[group].max() * 1.12
+        label_y[group] = _spread(label_y[group], gap)
+    for r, x, y, lx, ly in zip(results, xs, ys, label_x, 10 ** label_y):
+        moved = abs(np.log10(ly / y)) > 1e-9 or lx != x * 1.12
+        ax.annotate(r['label'], (x, y), xytext=(lx, ly), fontsize=7, va='center',
+                    arrowprops={'arrowstyle': '-', 'lw': 0.5, 'color': '0.5'} if moved
+                    else None)
     ax.set_ylim(10 ** lo, max(10 ** hi, 10 ** label_y.max() * 1.15))
     plain = matplotlib.ticker.FormatStrFormatter('%g')
     ax.xaxis.set_major_formatter(plain)
