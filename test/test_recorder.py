@@ -120,6 +120,18 @@ def test_torn_flush_is_repaired_back_to_the_last_whole_record(tmp_path):
     assert kept == 61            # metadata message + 30 actions + 30 tokens
 
 
+def test_a_bag_cut_anywhere_is_a_data_error_never_a_crash(tmp_path):
+    writer = EpisodeWriter(tmp_path / 'ep', TOPICS, {})
+    write_steps(writer, np.zeros((20, 7)))
+    writer.close()
+    mcap = bag_mcap(tmp_path / 'ep')
+    data = mcap.read_bytes()
+    for cut in range(0, len(data), 97):
+        mcap.write_bytes(data[:cut])
+        with pytest.raises(DataError):
+            read_bag(tmp_path / 'ep')
+
+
 def test_repair_leaves_a_clean_bag_alone(tmp_path):
     writer = EpisodeWriter(tmp_path / 'ep', TOPICS, {})
     write_steps(writer, np.zeros((5, 7)))
@@ -179,8 +191,12 @@ def _start_recorder(ros, profile_path, out_dir, **params):
 def _publish_steps(ros, n, dim=7):
     from geometry_msgs.msg import Twist
     from std_msgs.msg import Float64MultiArray, Int32MultiArray, MultiArrayDimension
-    pubs = [ros.publisher(ACTION_TOPIC, Float64MultiArray),
-            ros.publisher(TOKENS_TOPIC, Int32MultiArray), ros.publisher('/teleop/twist', Twist)]
+    from rosutil import reliable
+    # Deep enough for the whole burst: a reliable KEEP_LAST writer overwrites unacked samples.
+    qos = reliable(depth=1000)
+    pubs = [ros.publisher(ACTION_TOPIC, Float64MultiArray, qos),
+            ros.publisher(TOKENS_TOPIC, Int32MultiArray, qos),
+            ros.publisher('/teleop/twist', Twist, qos)]
     # Matched by the recorder, not only discovered: else the first messages go nowhere.
     assert ros.wait_for(lambda: all(p.get_subscription_count() for p in pubs))
     for step in range(n):

@@ -10,6 +10,7 @@ Messages are matched by step index, not by arrival order.
 from dataclasses import dataclass, field
 import json
 from pathlib import Path
+import struct
 from typing import List
 
 import numpy as np
@@ -113,7 +114,9 @@ def read_bag(path, action_topic=ACTION_TOPIC, tokens_topic=TOKENS_TOPIC):
                     msg = store.deserialize_cdr(raw, conn.msgtype)
                     tokens.append(np.asarray(msg.data, dtype=np.int64))
                     token_steps.append((_label(msg) or (len(token_steps), 0))[0])
-    except (ReaderError, ValueError, KeyError) as exc:
+    except (ReaderError, ValueError, KeyError, TypeError, IndexError, struct.error,
+            OSError) as exc:
+        # A truncated file makes rosbags fail in several ways (ord('') is a TypeError).
         raise DataError(f'{path}: cannot be read as a robotok episode bag ({exc}); if the '
                         f'recorder was killed, run `robotok repair-bag {path}`') from None
     dim = rows[0].shape[1] if rows else len(metadata.get('robot_profile', {}).get(
