@@ -95,7 +95,7 @@ def format_tables(results, profile):
             f'{r["tokens_per_chunk_mean"]:>10.2f}'
             f'{r["position_rmse_physical_mean"] * _factor(profile, pos[0]):>10.3f}'
             f'{maxes[pos].max() * _factor(profile, pos[0]):>9.2f}{r["decode_failures"]:>6}'
-            f'{sum(r["action_clips"].values()):>7}{r["vocab_used"]:>9.0%}  {code}')
+            f'{sum(r["action_clips"].values()):>7}{r["vocab_used"]:>9.0%}  {code}'.rstrip())
     names = profile.names
     lines += ['', 'held-out RMSE per dimension (physical units)',
               f'{"tokenizer":<{width}}' + ''.join(f'{n:>10}' for n in names),
