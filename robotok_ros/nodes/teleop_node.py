@@ -62,6 +62,26 @@ def declare_teleop_config(node):
                          'sample to be emitted; -1: none.', int_range=(-1, 127)))
 
 
+def to_messages(out):
+    """
+    Return (Int32MultiArray, Float64MultiArray) for Emission ``out``, labelled alike.
+
+    Actions have layout ``[T, D]``; tokens ``[T, D]`` when they are D ids per
+    step, else one dimension of N ids (chunk tokenizers).
+    """
+    label = step_label(out.step, out.stamp)
+    n, dim = out.actions.shape
+    ids = out.tokens
+    tok_dims = [(label, n, ids.size), ('action', dim, dim)] if ids.size == n * dim \
+        else [(label, ids.size, ids.size)]
+    tokens = Int32MultiArray(data=ids.astype('int32').tolist())
+    tokens.layout.dim = [MultiArrayDimension(label=a, size=b, stride=c) for a, b, c in tok_dims]
+    msg = Float64MultiArray(data=out.actions.reshape(-1).tolist())
+    msg.layout.dim = [MultiArrayDimension(label=label, size=n, stride=n * dim),
+                      MultiArrayDimension(label='action', size=dim, stride=dim)]
+    return tokens, msg
+
+
 class TeleopTokenizer(Node):
     """Sample operator input at the control rate; publish tokens and continuous actions."""
 
@@ -140,17 +160,7 @@ class TeleopTokenizer(Node):
         self.step += 1
         if out is None:
             return
-        label = step_label(out.step, out.stamp)
-        n, dim = out.actions.shape
-        ids = out.tokens
-        tok_dims = [(label, n, ids.size), ('action', dim, dim)] if ids.size == n * dim \
-            else [(label, ids.size, ids.size)]
-        tokens = Int32MultiArray(data=ids.astype('int32').tolist())
-        tokens.layout.dim = [MultiArrayDimension(label=a, size=b, stride=c)
-                             for a, b, c in tok_dims]
-        msg = Float64MultiArray(data=out.actions.reshape(-1).tolist())
-        msg.layout.dim = [MultiArrayDimension(label=label, size=n, stride=n * dim),
-                          MultiArrayDimension(label='action', size=dim, stride=dim)]
+        tokens, msg = to_messages(out)
         self.tokens_pub.publish(tokens)
         self.action_pub.publish(msg)
         warning = self.encoder.clips.warning(time.monotonic(), self.profile.names)
