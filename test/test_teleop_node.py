@@ -123,6 +123,39 @@ def test_gripper_button_hold(fast_profile):
     assert _gripper_after_presses(fast_profile, 'hold', [1, 0, 1]) == [0.0, 1.0, 0.0]
 
 
+@pytest.mark.parametrize('source', ['float', 'joint'])
+def test_gripper_from_float64_or_joint_state_with_stamped_twist(fast_profile, source):
+    from geometry_msgs.msg import TwistStamped
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import Float64
+    params = {'gripper_source': source, 'gripper_joint': 'finger', 'twist_stamped': True,
+              'gripper_input_open': 0.04, 'gripper_input_closed': 0.0}
+    topic = 'teleop/gripper' if source == 'float' else 'joint_states'
+
+    def grip(value):
+        if source == 'float':
+            return Float64(data=value)
+        return JointState(name=['wrist', 'finger'], position=[1.0, value])
+
+    with RosHarness() as ros:
+        _, _, actions = start(ros, fast_profile, **params)
+        ros.wait_for_subscribers(topic)
+        ros.wait_for_subscribers('teleop/twist')
+        seen = []
+        for value in (0.005, 0.035):            # binary gripper: closed, then open
+            first = len(actions)
+
+            def make(t, value=value):
+                msg = TwistStamped()
+                msg.twist.linear.x = 0.2
+                ros.publish('teleop/twist', msg)
+                return grip(value)
+            stream(ros, topic, make, 5.0, rate=50,
+                   until=lambda: len(actions) >= first + 3)
+            seen.append((actions[-1].data[0], actions[-1].data[-1]))
+    assert seen == [(0.01, 0.0), (0.01, 1.0)]
+
+
 def test_deadman_released_emits_nothing(fast_profile):
     with RosHarness() as ros:
         _, tokens, actions = start(ros, fast_profile, deadman_button=0)
