@@ -257,3 +257,18 @@ def test_openvla_without_statistics_says_how_to_get_them(profile):
     tok = make_tokenizer('openvla', profile)
     with pytest.raises(ConfigError, match='needs q01/q99 for dimension dx'):
         tok.encode(np.zeros((1, 7)))
+
+
+def test_quantile_keeps_binary_gripper_states(profile):
+    rng = np.random.default_rng(2)
+    data = rng.uniform(profile.lows, profile.highs, (1000, 7))
+    data[:, 6] = np.where(rng.random(1000) < 0.4, 0.0, 1.0)
+    tok = make_tokenizer('quantile', profile, n_bins=32).fit([data])
+    back = tok.decode(tok.encode(data))
+    assert (back[:, 6] == data[:, 6]).all()
+
+
+def test_rt1_does_not_count_the_range_ends_as_clips(profile):
+    tok = make_tokenizer('rt1', profile)
+    tok.encode(np.stack([profile.lows, profile.highs]))
+    assert tok.last_clip_counts.sum() == 0

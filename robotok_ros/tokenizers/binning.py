@@ -143,7 +143,7 @@ class UniformTokenizer(_IndexedBins):
         if not (np.isfinite(lo) and np.isfinite(hi)):
             check_actions(block.reshape(-1, self.dim), self.dim)
         # A value exactly at max lands on t == span; allow for its rounding.
-        span = self._span() * (1 + 1e-12)
+        span = self._span() * (1 + 1e-12) + 1e-8  # + RT-1's 1e-9 nudge
         clips = 0
         if lo < -1e-9 or hi > span:
             clips = ((t < -1e-9) | (t > span)).reshape(-1, self.dim).sum(axis=0)
@@ -223,9 +223,21 @@ class QuantileTokenizer(_IndexedBins):
         for d in range(self.dim):
             col = arr[..., d]
             clips[d] = np.count_nonzero((col < self.edges[d, 0]) | (col > self.edges[d, -1]))
-            out[..., d] = np.searchsorted(self.edges[d, 1:-1], col, side='right')
+            out[..., d] = self._bin_index(d, col)
         self._record_clips(clips)
         return out + self._id_lo
+
+    def _bin_index(self, d, col):
+        edges = self.edges[d]
+        bins = np.searchsorted(edges[1:-1], col, side='right')
+        # A value held by many samples (a binary gripper's -1/+1) ties several edges and gets
+        # zero-width bins; send it to one of those, which decodes to the value itself, rather
+        # than to the wide bin beside it whose middle lies between the two states.
+        cand = np.searchsorted(edges[1:-1], col, side='left') + 1
+        top = self.n_bins - 1
+        safe = np.minimum(cand, top)
+        tied = (cand <= top) & (edges[safe] == col) & (edges[safe + 1] == col)
+        return np.where(tied, safe, bins)
 
     def decode(self, tokens):
         """Ids ``(..., D)`` -> the middle of each bin's edges."""
