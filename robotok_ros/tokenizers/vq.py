@@ -11,8 +11,8 @@ Id layout: code c of level r has id ``vocab_offset + r * C + c``, so
 disjoint range and a stray id from the wrong level is rejected, not decoded.
 
 Training uses torch (``vq_model.py``, imported by ``fit`` only); encode and
-decode run in numpy float32 from the saved arrays, so the robot side never
-needs torch.  VQ-VAE: van den Oord et al., 2017, arXiv:1711.00937; residual
+decode run in numpy float32 from the saved arrays (``vq_infer.py``), so the
+robot side never needs torch.  VQ-VAE: van den Oord et al., 2017, arXiv:1711.00937; residual
 VQ: Zeghidour et al., 2021, arXiv:2107.03312; action chunks as codes:
 VQ-BeT, Lee et al., 2024, arXiv:2403.03181.
 """
@@ -22,12 +22,9 @@ from robotok_ros.errors import ConfigError, DataError, InvalidTokenError, Tokeni
 from robotok_ros.fitting import fit_ranges, stack_episodes
 from robotok_ros.tokenizers.base import ActionTokenizer, check_actions, check_token_array
 from robotok_ros.tokenizers.binning import _check_int
+from robotok_ros.tokenizers.vq_infer import expected_shapes, VQInference
 
 CODEBOOK_UPDATES = ('ema', 'loss')
-# Rows per block in numpy inference: large blocks for the MLP's matrix products, small ones
-# for nearest-code search so the (rows, C) distance matrix stays in cache.
-_MLP_BLOCK = 32768
-_BLOCK = 2048
 
 
 def _check_float(name, value, lo, hi=None):
@@ -126,7 +123,10 @@ class VQTokenizer(ActionTokenizer):
         self.commitment_weight = _check_float('commitment_weight', commitment_weight, 0.0)
         self.fit_ranges = _check_bool('fit_ranges', fit_ranges)
         self.history = []
-        self._arrays = None
+        self._model = None
+        # Level r's codes are ids offset + r * C .. offset + r * C + C - 1.
+        self._level_offsets = (self.vocab_offset
+                               + self.codebook_size * np.arange(self.levels, dtype=np.int64))
 
     # -- layout ------------------------------------------------------------------------------
     @property
@@ -220,35 +220,14 @@ class VQTokenizer(ActionTokenizer):
 
     # -- inference (numpy) -------------------------------------------------------------------
     def _state(self):
-        if self._arrays is None:
+        if self._model is None:
             raise TokenizerStateError('this vq tokenizer has no learned state: fit it on data '
                                       'or load a saved one')
-        return self._arrays
-
-    def _mlp(self, x, part):
-        layers = self._layers[part]
-        for i, (w_t, b) in enumerate(layers):
-            x = x @ w_t
-            x += b
-            if i < len(layers) - 1:
-                np.maximum(x, 0.0, out=x)
-        return x
-
-    def _quantise(self, z):
-        books = self._state()['codebooks']
-        idx = np.empty((z.shape[0], self.levels), dtype=np.int64)
-        residual = z.copy()
-        for r in range(self.levels):
-            # argmin ||z - e||^2 = argmin (||e||^2 - 2 z.e); ||z||^2 is the same for every code.
-            dist = residual @ self._books_t2[r]
-            dist += self._book_norms[r]
-            idx[:, r] = np.argmin(dist, axis=1)
-            residual -= books[r][idx[:, r]]
-        return idx
+        return self._model
 
     def encode(self, actions):
         """Chunks ``(..., K, D)`` -> ids ``(..., R)`` int64; out-of-range values clip (counted)."""
-        self._state()
+        model = self._state()
         arr = check_actions(actions, self.dim)
         if arr.ndim < 2 or arr.shape[-2] != self.chunk_steps:
             raise InvalidTokenError(f'vq chunks must have shape (..., {self.chunk_steps}, '
@@ -256,17 +235,13 @@ class VQTokenizer(ActionTokenizer):
         lead = arr.shape[:-2]
         # float32 from here on: the network is float32, and half the memory traffic.
         flat = self._normalise(arr, np.float32).reshape(-1, self.chunk_steps * self.dim)
-        idx = np.empty((flat.shape[0], self.levels), dtype=np.int64)
-        for start in range(0, flat.shape[0], _MLP_BLOCK):
-            z = self._mlp(flat[start:start + _MLP_BLOCK], 'encoder')
-            for sub in range(0, z.shape[0], _BLOCK):
-                idx[start + sub:start + sub + _BLOCK] = self._quantise(z[sub:sub + _BLOCK])
+        idx = model.encode(flat)
         idx += self._level_offsets
         return idx.reshape(*lead, self.levels)
 
     def decode(self, tokens):
         """Ids ``(..., R)`` -> chunks ``(..., K, D)`` float64, within the profile's ranges."""
-        books = self._state()['codebooks']
+        model = self._state()
         ids = check_token_array(tokens, self.levels)
         codes = ids - self._level_offsets
         bad = np.flatnonzero(((codes < 0) | (codes >= self.codebook_size)).ravel())
@@ -277,11 +252,7 @@ class VQTokenizer(ActionTokenizer):
             raise InvalidTokenError(f'token id {int(ids.flat[i])} at position {pos} is outside '
                                     f'the range [{lo}, {lo + self.codebook_size - 1}] of vq '
                                     f'level {pos[-1]}')
-        flat = codes.reshape(-1, self.levels)
-        z = np.zeros((flat.shape[0], self.code_dim), dtype=np.float32)
-        for r in range(self.levels):
-            z += books[r][flat[:, r]]
-        norm = self._mlp(z, 'decoder').astype(np.float64)
+        norm = model.decode(codes.reshape(-1, self.levels))
         out = self._denormalise(norm.reshape(*ids.shape[:-1], self.chunk_steps, self.dim))
         return out
 
@@ -304,48 +275,16 @@ class VQTokenizer(ActionTokenizer):
     # -- persistence ---------------------------------------------------------------------------
     def expected_shapes(self):
         """Name -> shape of every array ``state_arrays`` holds."""
-        shapes = {}
-        for part, sizes in (('encoder', [self.chunk_steps * self.dim, *self.hidden,
-                                         self.code_dim]),
-                            ('decoder', [self.code_dim, *reversed(self.hidden),
-                                         self.chunk_steps * self.dim])):
-            for i in range(len(sizes) - 1):
-                shapes[f'{part}.{i}.weight'] = (sizes[i + 1], sizes[i])
-                shapes[f'{part}.{i}.bias'] = (sizes[i + 1],)
-        shapes['codebooks'] = (self.levels, self.codebook_size, self.code_dim)
-        return shapes
+        return expected_shapes(self.chunk_steps * self.dim, self.hidden, self.code_dim,
+                               self.levels, self.codebook_size)
 
     def state_arrays(self):
         """Encoder/decoder weights (torch layout: out x in) and codebooks ``(R, C, d)``."""
-        return dict(self._state())
+        return dict(self._state().arrays)
 
     def load_state(self, arrays, source='<arrays>'):
         """Restore arrays from ``state_arrays``, checking names, shapes and finiteness."""
-        shapes = self.expected_shapes()
-        extra = sorted(set(arrays) - set(shapes))
-        if extra:
-            raise TokenizerStateError(f'{source}: unexpected tensor {extra[0]!r} (not part of '
-                                      'this vq model; tampered or from another tokenizer?)')
-        state = {}
-        for name, shape in shapes.items():
-            if name not in arrays:
-                raise TokenizerStateError(f'{source}: tensor {name!r} is missing')
-            arr = np.asarray(arrays[name])
-            if arr.shape != shape:
-                raise TokenizerStateError(f'{source}: tensor {name!r} must have shape {shape} '
-                                          f'for these settings, got {arr.shape}')
-            if arr.dtype.kind != 'f' or not np.isfinite(arr).all():
-                raise TokenizerStateError(f'{source}: tensor {name!r} must hold finite floats')
-            state[name] = np.ascontiguousarray(arr, dtype=np.float32)
-        self._arrays = state
-        self._layers = {part: [(np.ascontiguousarray(state[f'{part}.{i}.weight'].T),
-                                state[f'{part}.{i}.bias']) for i in range(len(self.hidden) + 1)]
-                        for part in ('encoder', 'decoder')}
-        books = state['codebooks']
-        self._books_t2 = np.ascontiguousarray(-2.0 * np.swapaxes(books, 1, 2))
-        self._book_norms = (books * books).sum(axis=2)
-        self._level_offsets = (self.vocab_offset
-                               + self.codebook_size * np.arange(self.levels, dtype=np.int64))
+        self._model = VQInference(arrays, self.expected_shapes(), source)
 
     # -- metrics -------------------------------------------------------------------------------
     def evaluate(self, episodes, stride=None):
