@@ -70,7 +70,7 @@ class _Session:
 
 
 def _operate(session, profile, script):
-    """Play ``script`` (T, D) action units as Twist + Joy at 100 Hz, one step per period."""
+    """Play ``script`` (T, D) as Twist + Joy at 100 Hz, a step per period; return presses."""
     from geometry_msgs.msg import Twist
     from sensor_msgs.msg import Joy
     twist_pub = session.node.create_publisher(Twist, 'teleop/twist', 10)
@@ -80,7 +80,7 @@ def _operate(session, profile, script):
     rate, idx = profile.control_rate_hz, [profile.index(n) for n in
                                           ('dx', 'dy', 'dz', 'droll', 'dpitch', 'dyaw')]
     grip = profile.gripper
-    is_open = True
+    is_open, presses = True, 0
     start = time.monotonic()
     for i, row in enumerate(script):
         # A SpaceMouse reports velocity: action units x metres per unit x steps per second.
@@ -90,13 +90,14 @@ def _operate(session, profile, script):
             msg.angular.z = vel
         want_open = bool(grip.openness(row[profile.gripper_index]) >= 0.5) if grip else True
         press = want_open != is_open
-        is_open = want_open
+        is_open, presses = want_open, presses + press
         end = start + (i + 1) / rate
         while time.monotonic() < end:
             twist_pub.publish(msg)
             joy_pub.publish(Joy(buttons=[int(press)]))
             press = False
             session.executor.spin_once(timeout_sec=1.0 / OPERATOR_HZ)
+    return presses
 
 
 def _replay(session, steps_tokens, rate):
@@ -165,15 +166,20 @@ def _pipeline(args, folder, env, log):
         sent = session.collect(Float64MultiArray, ACTION_TOPIC)
         session.spin_until(lambda: len(sent) >= 2, 30, 'teleop_tokenizer output')
         bag = session.trigger('/episode_recorder/start_episode').message
-        _operate(session, profile, script)
+        presses = _operate(session, profile, script)
         session.trigger('/episode_recorder/stop_episode')
         session.spin_until(lambda: status and json.loads(status[-1].data)[
             'episodes_closed'] == 1, 20, 'the bag to close')
         _stop(procs)
         ep = read_bag(bag)
+        print(f'   operator: {len(script)} steps of a generated demonstration as SpaceMouse '
+              f'twists at {OPERATOR_HZ:g} Hz, {presses} gripper button presses')
         info = export_lerobot([ep], folder / 'lerobot')
+        closed = int((profile.gripper.openness(ep.actions[:, profile.gripper_index]) < 0.5)
+                     .sum()) if profile.gripper else 0
         print(f'   recorded {len(ep.actions)} steps ({ep.steps[0]}..{ep.steps[-1]}, no gap: '
-              f'{bool(np.all(np.diff(ep.steps) == 1))}) -> {Path(bag).name}; exported '
+              f'{bool(np.all(np.diff(ep.steps) == 1))}, gripper closed in {closed}) -> '
+              f'{Path(bag).name}; exported '
               f'LeRobot {info["codebase_version"]}: {info["total_frames"]} frames')
         procs = [_start('token_decoder', {**common, 'start_enabled': True}, env, log)]
         decoded = _replay(session, ep.step_tokens(), profile.control_rate_hz * 3)
