@@ -35,12 +35,14 @@ def analyze_resolution(episodes, profile, bins=DEFAULT_BINS, kind='uniform'):
     return rows
 
 
-def _unit(profile, i):
+def display_unit(profile, i):
+    """Return the display unit of dimension i (mm for m, mrad for rad)."""
     d = profile.dimensions[i]
     return {'m': 'mm', 'rad': 'mrad'}.get(d.unit, d.unit or 'units')
 
 
-def _factor(profile, i):
+def display_factor(profile, i):
+    """Return the factor from physical units to ``display_unit``."""
     return 1000.0 if profile.dimensions[i].unit in ('m', 'rad') else 1.0
 
 
@@ -48,10 +50,11 @@ def format_table(rows, profile):
     """Render ``analyze_resolution`` output: RMSE per dimension (mm / mrad) for each N."""
     names = profile.names
     head = 'bins  ' + ''.join(f'{n:>11}' for n in names)
-    units = '      ' + ''.join(f'{"(" + _unit(profile, i) + ")":>11}' for i in range(len(names)))
+    units = '      ' + ''.join(
+        f'{"(" + display_unit(profile, i) + ")":>11}' for i in range(len(names)))
     lines = ['reconstruction RMSE per dimension (physical units)', head, units]
     for row in rows:
-        vals = ''.join(f'{row["rmse"][i] * _factor(profile, i):>11.4f}'
+        vals = ''.join(f'{row["rmse"][i] * display_factor(profile, i):>11.4f}'
                        for i in range(len(names)))
         lines.append(f'{row["n_bins"]:<6}{vals}')
     clipped = rows[0]['clipped'] if rows else np.zeros(len(names))
@@ -67,8 +70,8 @@ def plot_resolution(rows, profile, path):
     fig, ax = plt.subplots(figsize=(7, 4.5))
     bins = [r['n_bins'] for r in rows]
     for i, name in enumerate(profile.names):
-        ax.plot(bins, [r['rmse'][i] * _factor(profile, i) for r in rows], marker='o',
-                label=f'{name} ({_unit(profile, i)})')
+        ax.plot(bins, [r['rmse'][i] * display_factor(profile, i) for r in rows], marker='o',
+                label=f'{name} ({display_unit(profile, i)})')
     ax.set_xscale('log', base=2)
     ax.set_yscale('log')
     ax.set_xlabel('bins per dimension')

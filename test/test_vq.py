@@ -305,7 +305,7 @@ def test_evaluate_every_window_samples_more_chunks(fitted, episodes):
 
 def test_real_bridge_data_fit_on_20_measure_on_5():
     from conftest import data_dir
-    from robotok_ros.cli.cmd_train_bpe import split_episodes
+    from robotok_ros.cli.common import split_episodes
     from robotok_ros.data.readers import read_episodes
     path = Path(data_dir()) / 'bridge' / 'bridge_dataset-train.tfrecord'
     if not path.is_file():

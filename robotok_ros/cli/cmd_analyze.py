@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 from robotok_ros.analysis import compare, DEFAULT_SPECS, parse_specs, position_dims
-from robotok_ros.cli.common import add_profile_args, profile_from_args
-from robotok_ros.errors import ConfigError
-from robotok_ros.resolution import _factor, _unit
+from robotok_ros.cli.common import (add_profile_args, add_split_data_args, profile_from_args,
+                                    train_val_from_args)
+from robotok_ros.resolution import display_factor, display_unit
 
 EXAMPLES = """\
 examples:
@@ -48,18 +48,7 @@ def register(subparsers):
         description=__doc__.split('\n\n', 1)[1], epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     add_profile_args(p)
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument('--data', nargs='+', metavar='PATH',
-                     help='recorded demonstrations (any format `robotok` reads); several '
-                          'files or folders are joined')
-    src.add_argument('--synthetic', type=int, metavar='N',
-                     help='N generated demonstrations (minimum-jerk reaches and grasps)')
-    p.add_argument('--val-data', nargs='+', metavar='PATH',
-                   help='measure on these episodes instead of a split of --data')
-    p.add_argument('--val-fraction', type=float, default=0.2, metavar='F',
-                   help='share of episodes held out (default 0.2, at least 1)')
-    p.add_argument('--key', default=None, help='dataset key/column holding the actions')
-    p.add_argument('--seed', type=int, default=0, help='seed of the split and of --synthetic')
+    add_split_data_args(p)
     p.add_argument('--tokenizers', nargs='+', metavar='SPEC', default=None,
                    help='configurations to fit and compare (default: '
                         f'{" ".join(DEFAULT_SPECS)}; none when only --load is given)')
@@ -79,7 +68,7 @@ def _percent(values):
 def format_tables(results, profile):
     """Return the summary table and the RMSE-per-dimension table as one string."""
     pos = position_dims(profile)
-    pos_unit = _unit(profile, pos[0])
+    pos_unit = display_unit(profile, pos[0])
     width = max(12, *(len(r['label']) for r in results)) + 2
     lines = [f'{"tokenizer":<{width}}{"tokens/s":>9}{"tok/chunk":>10}{"pos RMSE":>10}'
              f'{"pos max":>9}{"fail":>6}{"clips":>7}{"ids used":>9}  codebook used, perplexity',
@@ -93,18 +82,18 @@ def format_tables(results, profile):
         lines.append(
             f'{r["label"]:<{width}}{r["tokens_per_second"]:>9.1f}'
             f'{r["tokens_per_chunk_mean"]:>10.2f}'
-            f'{r["position_rmse_physical_mean"] * _factor(profile, pos[0]):>10.3f}'
-            f'{maxes[pos].max() * _factor(profile, pos[0]):>9.2f}{r["decode_failures"]:>6}'
+            f'{r["position_rmse_physical_mean"] * display_factor(profile, pos[0]):>10.3f}'
+            f'{maxes[pos].max() * display_factor(profile, pos[0]):>9.2f}{r["decode_failures"]:>6}'
             f'{sum(r["action_clips"].values()):>7}{r["vocab_used"]:>9.0%}  {code}'.rstrip())
     names = profile.names
     lines += ['', 'held-out RMSE per dimension (physical units)',
               f'{"tokenizer":<{width}}' + ''.join(f'{n:>10}' for n in names),
-              f'{"":<{width}}' + ''.join(f'{"(" + _unit(profile, i) + ")":>10}'
+              f'{"":<{width}}' + ''.join(f'{"(" + display_unit(profile, i) + ")":>10}'
                                          for i in range(len(names)))]
     for r in results:
         rmse = np.array(list(r['rmse_physical'].values()))
         lines.append(f'{r["label"]:<{width}}' + ''.join(
-            f'{rmse[i] * _factor(profile, i):>10.4f}' for i in range(len(names))))
+            f'{rmse[i] * display_factor(profile, i):>10.4f}' for i in range(len(names))))
     return '\n'.join(lines)
 
 
@@ -134,7 +123,7 @@ def plot_rate_distortion(results, profile, path):
     import matplotlib.pyplot as plt
     import matplotlib.ticker
     pos = position_dims(profile)
-    factor = _factor(profile, pos[0])
+    factor = display_factor(profile, pos[0])
     xs = np.array([r['tokens_per_second'] for r in results])
     # A perfect reconstruction has no place on a log axis: show it at a floor.
     ys = np.array([max(r['position_rmse_physical_mean'] * factor, 1e-6) for r in results])
@@ -172,7 +161,7 @@ def plot_rate_distortion(results, profile, path):
     ax.tick_params(axis='y', which='minor', labelsize=7)
     ax.set_xlabel('tokens per second of motion')
     ax.set_ylabel(f'held-out RMSE, mean of {", ".join(profile.names[i] for i in pos)} '
-                  f'({_unit(profile, pos[0])})')
+                  f'({display_unit(profile, pos[0])})')
     ax.set_title(f'Rate vs distortion: {profile.name}')
     ax.grid(True, which='both', alpha=0.3)
     ax.legend(fontsize=8)
@@ -180,25 +169,6 @@ def plot_rate_distortion(results, profile, path):
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
-
-
-def _read(paths, key, profile):
-    from robotok_ros.cli.cmd_train_bpe import _read as read_paths
-    return read_paths(paths, key, profile)
-
-
-def _episodes(args, profile):
-    from robotok_ros.cli.cmd_train_bpe import split_episodes
-    if args.synthetic is not None:
-        if args.synthetic < (1 if args.val_data else 2):
-            raise ConfigError(f'--synthetic needs at least 2 episodes, got {args.synthetic}')
-        from robotok_ros.data.synthetic import generate_episodes
-        episodes = generate_episodes(profile, n_episodes=args.synthetic, seed=args.seed)
-    else:
-        episodes = _read(args.data, args.key, profile)
-    if args.val_data:
-        return episodes, _read(args.val_data, args.key, profile)
-    return split_episodes(episodes, args.val_fraction, args.seed)
 
 
 def run(args):
@@ -212,7 +182,7 @@ def run(args):
     for folder in args.load:
         tok = load_tokenizer(folder)
         loaded.append((f'{Path(folder).name or folder} ({tok.kind}, loaded)', tok))
-    train, val = _episodes(args, profile)
+    train, val = train_val_from_args(args, profile)
     say = None if args.quiet else print
     if say:
         say(f'analyze: {profile.name}, {len(train)} training episodes '

@@ -14,10 +14,9 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 from robotok_ros.analysis import chunk_metrics
-from robotok_ros.cli.common import add_profile_args, profile_from_args
-from robotok_ros.errors import ConfigError
+from robotok_ros.cli.common import (add_profile_args, add_split_data_args, profile_from_args,
+                                    train_val_from_args)
 from robotok_ros.fitting import fit_ranges
 from robotok_ros.tokenizers.fast import FASTTokenizer
 from robotok_ros.tokenizers.symbol_bpe import SYMBOL_BASE
@@ -39,18 +38,7 @@ def register(subparsers):
         description=__doc__.split('\n\n', 1)[1], epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     add_profile_args(p)
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument('--data', nargs='+', metavar='PATH',
-                     help='recorded demonstrations (any format `robotok` reads); several '
-                          'files or folders are joined')
-    src.add_argument('--synthetic', type=int, metavar='N',
-                     help='N generated demonstrations (minimum-jerk reaches and grasps)')
-    p.add_argument('--val-data', nargs='+', metavar='PATH',
-                   help='measure on these episodes instead of a split of --data')
-    p.add_argument('--val-fraction', type=float, default=0.2, metavar='F',
-                   help='share of episodes held out for validation (default 0.2, at least 1)')
-    p.add_argument('--key', default=None, help='dataset key/column holding the actions')
-    p.add_argument('--seed', type=int, default=0, help='seed of the split and of --synthetic')
+    add_split_data_args(p)
     p.add_argument('--horizon', type=int, default=10, metavar='H', help='chunk length H in steps')
     p.add_argument('--scale', type=float, default=10.0, metavar='S',
                    help='DCT coefficient scale before rounding: error RMS <= 0.5/scale of the '
@@ -74,31 +62,6 @@ def register(subparsers):
     p.set_defaults(func=run)
 
 
-def _read(paths, key, profile):
-    from robotok_ros.data.readers import read_episodes
-    episodes = []
-    for path in paths:
-        for i, ep in enumerate(read_episodes(path, key=key, dim=profile.dim)):
-            if ep.shape[1] != profile.dim:
-                raise ConfigError(f'{path}: episode {i} has {ep.shape[1]} action dimensions, '
-                                  f'profile {profile.name} has {profile.dim}')
-            episodes.append(ep)
-    return episodes
-
-
-def split_episodes(episodes, fraction, seed):
-    """Shuffle episode indices with ``seed``; return (train, validation) lists of episodes."""
-    if not 0 < fraction < 1:
-        raise ConfigError(f'--val-fraction must be in (0, 1), got {fraction!r}')
-    if len(episodes) < 2:
-        raise ConfigError(f'a split by episode needs at least 2 episodes, got {len(episodes)}; '
-                          'give --val-data')
-    order = np.random.default_rng(seed).permutation(len(episodes))
-    n_val = min(len(episodes) - 1, max(1, round(fraction * len(episodes))))
-    return ([episodes[i] for i in sorted(order[n_val:])],
-            [episodes[i] for i in sorted(order[:n_val])])
-
-
 def format_metrics(label, m):
     """Return a few readable lines for one metrics dict."""
     rmse = '  '.join(f'{k} {v:.3g}' for k, v in m['rmse_physical'].items())
@@ -117,17 +80,7 @@ def format_metrics(label, m):
 def run(args):
     """Load data, split by episode, fit, measure, save; return 0."""
     profile = profile_from_args(args)
-    if args.synthetic is not None:
-        if args.synthetic < 2 and not args.val_data:
-            raise ConfigError(f'--synthetic needs at least 2 episodes, got {args.synthetic}')
-        from robotok_ros.data.synthetic import generate_episodes
-        episodes = generate_episodes(profile, n_episodes=args.synthetic, seed=args.seed)
-    else:
-        episodes = _read(args.data, args.key, profile)
-    if args.val_data:
-        train, val = episodes, _read(args.val_data, args.key, profile)
-    else:
-        train, val = split_episodes(episodes, args.val_fraction, args.seed)
+    train, val = train_val_from_args(args, profile)
     if args.fit_ranges:
         profile = fit_ranges(train, profile)
     tok = FASTTokenizer(profile, horizon=args.horizon, scale=args.scale, vocab=args.vocab,

@@ -17,7 +17,8 @@ import json
 from pathlib import Path
 import time
 
-from robotok_ros.cli.common import add_profile_args, profile_from_args
+from robotok_ros.cli.common import (add_profile_args, add_split_data_args, profile_from_args,
+                                    train_val_from_args)
 from robotok_ros.errors import ConfigError
 
 EXAMPLES = """\
@@ -37,19 +38,7 @@ def register(subparsers):
         description=__doc__.split('\n\n', 1)[1], epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     add_profile_args(p)
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument('--data', nargs='+', metavar='PATH',
-                     help='recorded demonstrations (any format `robotok` reads); several '
-                          'files or folders are joined')
-    src.add_argument('--synthetic', type=int, metavar='N',
-                     help='N generated demonstrations (minimum-jerk reaches and grasps)')
-    p.add_argument('--val-data', nargs='+', metavar='PATH',
-                   help='measure on these episodes instead of a split of --data')
-    p.add_argument('--val-fraction', type=float, default=0.2, metavar='F',
-                   help='share of episodes held out for validation (default 0.2, at least 1)')
-    p.add_argument('--key', default=None, help='dataset key/column holding the actions')
-    p.add_argument('--seed', type=int, default=0,
-                   help='seed of the split, of --synthetic and of training (default 0)')
+    add_split_data_args(p, seed_help='seed of the split, of --synthetic and of training')
     p.add_argument('--chunk', type=int, default=8, metavar='K', help='steps per chunk (8)')
     p.add_argument('--codebook', type=int, default=256, metavar='C',
                    help='codes per level (default 256)')
@@ -82,18 +71,6 @@ def register(subparsers):
     p.add_argument('--out', required=True, metavar='DIR', help='folder for the tokenizer')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     p.set_defaults(func=run)
-
-
-def _read(paths, key, profile):
-    from robotok_ros.data.readers import read_episodes
-    episodes = []
-    for path in paths:
-        for i, ep in enumerate(read_episodes(path, key=key, dim=profile.dim)):
-            if ep.shape[1] != profile.dim:
-                raise ConfigError(f'{path}: episode {i} has {ep.shape[1]} action dimensions, '
-                                  f'profile {profile.name} has {profile.dim}')
-            episodes.append(ep)
-    return episodes
 
 
 def measure(tok, episodes, progress=False):
@@ -129,21 +106,10 @@ def format_metrics(label, m):
 
 def run(args):
     """Load data, split by episode, train, measure, save; return 0."""
-    from robotok_ros.cli.cmd_train_bpe import split_episodes
     from robotok_ros.tokenizers.vq import VQTokenizer
     from tqdm import tqdm
     profile = profile_from_args(args)
-    if args.synthetic is not None:
-        if args.synthetic < 2 and not args.val_data:
-            raise ConfigError(f'--synthetic needs at least 2 episodes, got {args.synthetic}')
-        from robotok_ros.data.synthetic import generate_episodes
-        episodes = generate_episodes(profile, n_episodes=args.synthetic, seed=args.seed)
-    else:
-        episodes = _read(args.data, args.key, profile)
-    if args.val_data:
-        train, val = episodes, _read(args.val_data, args.key, profile)
-    else:
-        train, val = split_episodes(episodes, args.val_fraction, args.seed)
+    train, val = train_val_from_args(args, profile)
     tok = VQTokenizer(profile, chunk_steps=args.chunk, codebook_size=args.codebook,
                       levels=args.levels, code_dim=args.code_dim, hidden=args.hidden,
                       vocab_offset=args.vocab_offset, seed=args.seed, epochs=args.epochs,

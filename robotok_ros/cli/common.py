@@ -101,3 +101,60 @@ def parse_rows(text, dtype, what):
     if not rows or len({len(r) for r in rows}) != 1:
         raise ConfigError(f'{what}: give rows of equal length, got {[len(r) for r in rows]}')
     return np.array(rows, dtype=np.int64 if dtype is int else np.float64)
+
+
+def add_split_data_args(parser, seed_help='seed of the split and of --synthetic'):
+    """Add training data (``--data``/``--synthetic``) and its validation split by episode."""
+    src = parser.add_mutually_exclusive_group(required=True)
+    src.add_argument('--data', nargs='+', metavar='PATH',
+                     help='recorded demonstrations (any format `robotok` reads); several '
+                          'files or folders are joined')
+    src.add_argument('--synthetic', type=int, metavar='N',
+                     help='N generated demonstrations (minimum-jerk reaches and grasps)')
+    parser.add_argument('--val-data', nargs='+', metavar='PATH',
+                        help='measure on these episodes instead of a split of --data')
+    parser.add_argument('--val-fraction', type=float, default=0.2, metavar='F',
+                        help='share of episodes held out for validation (default 0.2, '
+                             'at least 1)')
+    parser.add_argument('--key', default=None, help='dataset key/column holding the actions')
+    parser.add_argument('--seed', type=int, default=0, help=f'{seed_help} (default 0)')
+
+
+def read_paths(paths, key, profile):
+    """Read and join the episodes of several files or folders, checking D against the profile."""
+    from robotok_ros.data.readers import read_episodes
+    episodes = []
+    for path in paths:
+        for i, ep in enumerate(read_episodes(path, key=key, dim=profile.dim)):
+            if ep.shape[1] != profile.dim:
+                raise ConfigError(f'{path}: episode {i} has {ep.shape[1]} action dimensions, '
+                                  f'profile {profile.name} has {profile.dim}')
+            episodes.append(ep)
+    return episodes
+
+
+def split_episodes(episodes, fraction, seed):
+    """Shuffle episode indices with ``seed``; return (train, validation) lists of episodes."""
+    if not 0 < fraction < 1:
+        raise ConfigError(f'--val-fraction must be in (0, 1), got {fraction!r}')
+    if len(episodes) < 2:
+        raise ConfigError(f'a split by episode needs at least 2 episodes, got {len(episodes)}; '
+                          'give --val-data')
+    order = np.random.default_rng(seed).permutation(len(episodes))
+    n_val = min(len(episodes) - 1, max(1, round(fraction * len(episodes))))
+    return ([episodes[i] for i in sorted(order[n_val:])],
+            [episodes[i] for i in sorted(order[:n_val])])
+
+
+def train_val_from_args(args, profile):
+    """Return (train, validation) episodes from ``add_split_data_args`` arguments."""
+    if args.synthetic is not None:
+        if args.synthetic < 2 and not args.val_data:
+            raise ConfigError(f'--synthetic needs at least 2 episodes, got {args.synthetic}')
+        from robotok_ros.data.synthetic import generate_episodes
+        episodes = generate_episodes(profile, n_episodes=args.synthetic, seed=args.seed)
+    else:
+        episodes = read_paths(args.data, args.key, profile)
+    if args.val_data:
+        return episodes, read_paths(args.val_data, args.key, profile)
+    return split_episodes(episodes, args.val_fraction, args.seed)
