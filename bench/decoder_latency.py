@@ -267,12 +267,16 @@ def main():
         lat = {name: bench.latencies(name, args.warmup, args.block) for name in PATHS}
         for name in ('echo', 'decoder'):
             sent = len(bench.sent[name])
-            drops = sent - len([s for s in bench.sent[name] if s in bench.recv[name]])
+            lost = [s for s in bench.sent[name] if s not in bench.recv[name]]
+            drops = len(lost)
             p50, p99 = np.nanpercentile(lat[name], [50, 99])
             cpu_us = 1e6 * cpu[name] / sent
             print(f'{name:8s} sent {sent:6d}  drops {drops:4d}  p50 {p50:8.1f} us  '
                   f'p99 {p99:8.1f} us  mean {np.nanmean(lat[name]):8.1f} us  '
                   f'process CPU {cpu_us:6.1f} us/msg')
+            if lost:
+                print(f'         lost (block, index in block): '
+                      f'{[divmod(s, args.block) for s in lost[:8]]}{" ..." if drops > 8 else ""}')
             result.update({f'{name}_p50_us': round(p50, 1), f'{name}_p99_us': round(p99, 1),
                            f'{name}_drops': drops, f'{name}_cpu_us_per_msg': round(cpu_us, 1)})
         # Other work on the machine comes and goes: the ratio within each pair of neighbouring
@@ -284,7 +288,7 @@ def main():
         result['ratio'] = round(result['decoder_p50_us'] / result['echo_p50_us'], 3)
         costs = callback_costs(profile)
         print(f'callback cost in-process (best of 5 x 2000): decoder {costs["decoder"]:.1f} us '
-              f'(decode, clamp, twist + decoded action + gripper-on-change publishes), '
+              f'(decode, clamp, twist publish; decoded action only when subscribed), '
               f'echo {costs["echo"]:.1f} us (one publish)')
         result.update(decoder_callback_us=round(costs['decoder'], 1),
                       echo_callback_us=round(costs['echo'], 1))

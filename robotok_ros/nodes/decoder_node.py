@@ -26,6 +26,8 @@ from std_srvs.srv import SetBool
 
 NAME = 'token_decoder'
 QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+# Input: a deeper queue rides out a scheduler stall at high rates instead of dropping steps.
+TOKEN_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 WARN_PERIOD = 2.0  # seconds between two warnings about rejected messages
 GRIP_RESEND_NS = 10 ** 9
 
@@ -87,13 +89,18 @@ class TokenDecoder(Node):
                                                 QOS, event_callbacks=quiet)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10,
                                               event_callbacks=quiet)
-        self.create_subscription(Int32MultiArray, '/robotok/action_tokens', self.on_tokens, QOS)
+        self.create_subscription(Int32MultiArray, '/robotok/action_tokens', self.on_tokens,
+                                 TOKEN_QOS)
         self.create_service(SetBool, '~/enable', self.on_enable)
-        # Playout ticks only while steps are queued: a 1 kHz single-step stream needs no timer.
-        self.timer = self.create_timer(self.dt, self.on_tick)
-        self.timer.cancel()
-        self.create_timer(timeout / 5, self.on_watchdog)
-        self.create_timer(1.0, self.on_diagnostics, clock=Clock(clock_type=ClockType.STEADY_TIME))
+        # Every timer is one more entity the executor polls per message, so: the playout timer
+        # exists once a chunk needs it and rests while nothing is queued; one steady timer
+        # checks the watchdog (against the node clock, so sim time holds) five times per
+        # command_timeout and publishes diagnostics once a second.
+        self.timer = None
+        period = min(timeout / 5, 1.0)
+        self._diag_every, self._ticks = max(1, round(1.0 / period)), 0
+        self.create_timer(period, self.on_housekeeping,
+                          clock=Clock(clock_type=ClockType.STEADY_TIME))
         self._twist_msg = TwistStamped()
         self._twist_msg.header.frame_id = self.frame
         self._grip_msg = Float64MultiArray()
@@ -119,10 +126,14 @@ class TokenDecoder(Node):
             return
         if cmd is not None:
             self.publish(cmd, now)
-            if len(self.core.playout):
-                self.timer.reset()  # the next queued step is one full period from now
-        elif len(self.core.playout) and self.timer.is_canceled():
-            self.timer.reset()  # ensemble: start ticking, keep the phase while it runs
+        if not len(self.core.playout):
+            return
+        if self.timer is None:
+            self.timer = self.create_timer(self.dt, self.on_tick)
+        elif cmd is not None or self.timer.is_canceled():
+            # replace: the next queued step is one full period after the one just sent;
+            # ensemble: start ticking, but keep the phase while it runs.
+            self.timer.reset()
 
     def on_tick(self):
         """Play one queued step per control period; the timer rests while nothing is queued."""
@@ -133,11 +144,14 @@ class TokenDecoder(Node):
         if not len(self.core.playout):
             self.timer.cancel()
 
-    def on_watchdog(self):
-        """Send the watchdog's zero commands (checked five times per command_timeout)."""
+    def on_housekeeping(self):
+        """Send the watchdog's zero commands when due; diagnostics once a second."""
         now = self.get_clock().now()
         if self.core.on_watchdog(now.nanoseconds * 1e-9):
             self.publish_zero(now)
+        self._ticks += 1
+        if self._ticks % self._diag_every == 0:
+            self.on_diagnostics()
 
     def on_enable(self, request, response):
         """~/enable: true lets tokens move the robot; false stops it with a zero command."""
@@ -188,8 +202,9 @@ class TokenDecoder(Node):
             self._grip_last, self._grip_due = cmd.gripper, now.nanoseconds + GRIP_RESEND_NS
             self._grip_msg.data = array('d', (cmd.gripper,))
             self.grip_pub.publish(self._grip_msg)
-        self._action_msg.data = array('d', cmd.action)
-        self.action_pub.publish(self._action_msg)
+        if self.action_pub.get_subscription_count():  # a log topic: skip it when unheard
+            self._action_msg.data = array('d', cmd.action)
+            self.action_pub.publish(self._action_msg)
 
     def publish_zero(self, now):
         """Stop: a zero twist, or the measured pose as the target; the gripper holds."""
