@@ -16,7 +16,8 @@ from pathlib import Path
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import TwistStamped
 import pytest
-from rcl_interfaces.srv import GetParameters
+from rcl_interfaces.srv import DescribeParameters, GetParameters, SetParameters
+from rclpy.parameter import Parameter
 from robotok_ros.profile_loader import load_profile
 from rosutil import executable, RosHarness
 from std_msgs.msg import Int32MultiArray
@@ -154,6 +155,16 @@ def test_node_runs_with_exactly_the_launch_parameters():
         for key, want in file_values.items():
             assert values[key] == want and type(values[key]) is type(want), key
         assert values['start_enabled'] is False and values['tokenizer'] == 'uniform'
+        desc = ros.call(DescribeParameters, '/token_decoder/describe_parameters',
+                        DescribeParameters.Request(names=['n_bins', 'command_timeout']))
+        n_bins, timeout = desc.descriptors
+        assert n_bins.read_only and timeout.read_only and n_bins.description
+        bins_range = n_bins.integer_range[0]
+        assert (bins_range.from_value, bins_range.to_value) == (16, 4096)
+        assert timeout.floating_point_range[0].from_value > 0
+        change = ros.call(SetParameters, '/token_decoder/set_parameters', SetParameters.Request(
+            parameters=[Parameter('n_bins', value=64).to_parameter_msg()]))
+        assert not change.results[0].successful  # read-only: no live change of the bins
         assert ros.wait_for(lambda: any(
             a.status[0].hardware_id == 'franka_panda' for a in diag), 10)
         # start_enabled false: tokens do nothing until a person enables.

@@ -97,7 +97,7 @@ class TokenDecoder(Node):
         # checks the watchdog (against the node clock, so sim time holds) five times per
         # command_timeout and publishes diagnostics once a second.
         self.timer = None
-        period = min(timeout / 5, 1.0)
+        period = min(max(timeout / 5, 0.005), 1.0)
         self._diag_every, self._ticks = max(1, round(1.0 / period)), 0
         self.create_timer(period, self.on_housekeeping,
                           clock=Clock(clock_type=ClockType.STEADY_TIME))
