@@ -88,7 +88,8 @@ def callback_costs(profile, repeats=5, number=2000):
 
     Both nodes live in a private context (the bench's domain, after the
     latency runs) and are called directly: no executor, no reader on the
-    other end, so other load on the machine barely moves the best-of-N number.  The decoder's includes its three publishes.
+    other end, so other load on the machine barely moves the best-of-N number.
+    The decoder's cost includes its three publishes.
     """
     import timeit
 

@@ -88,7 +88,8 @@ def main():
                   levels=args.levels, vq_tokens_per_chunk=args.levels,
                   uniform_tokens_per_chunk=args.chunk * profile.dim,
                   vq_rmse_action_units=round(float(np.sqrt((err ** 2).mean())), 5),
-                  cpu_count=os.cpu_count(), blas_threads=args.blas_threads, goal_chunks_per_s=100000,
+                  cpu_count=os.cpu_count(), blas_threads=args.blas_threads,
+                  goal_chunks_per_s=100000,
                   goal_met=result['vq_encode_chunks_per_s'] >= 100000)
     print(f'{args.chunks} chunks of {args.chunk} x {profile.dim} ({profile.name}); vq '
           f'{args.levels} x {args.codebook} codes, {args.epochs} training epochs, '
