@@ -283,18 +283,26 @@ def test_demo_pipeline_commands_within_half_a_bin():
     assert out.stdout.count('step ') >= 10 and 'linear [' in out.stdout
 
 
-def test_learned_chunk_tokenizer_plugs_in_from_tokenizer_path(ros, profile_path, tmp_path):
+CHUNK_TOKENIZERS = {
+    'fast': {'horizon': 5, 'scale': 10, 'vocab': 300},
+    'vq': {'chunk_steps': 5, 'codebook_size': 16, 'levels': 2, 'code_dim': 8,
+           'hidden': (32, 16), 'epochs': 3},
+}
+
+
+@pytest.mark.parametrize('kind', sorted(CHUNK_TOKENIZERS))
+def test_learned_chunk_tokenizer_plugs_in_from_tokenizer_path(ros, profile_path, tmp_path, kind):
     profile = load_profile(profile_path)
     rng = np.random.default_rng(0)
     t = np.arange(60)[:, None] / 60
     mid, half = (profile.lows + profile.highs) / 2, (profile.highs - profile.lows) / 2
     eps = [mid + 0.5 * half * np.sin(2 * np.pi * rng.uniform(0.2, 1.5, 7) * t +
                                      rng.uniform(0, 6, 7)) for _ in range(8)]
-    tok = make_tokenizer('fast', profile, horizon=5, scale=10, vocab=300).fit(eps)
-    tok.save(tmp_path / 'fast')
-    dec = Decoder(ros, profile_path, tokenizer='fast', tokenizer_path=str(tmp_path / 'fast'))
+    tok = make_tokenizer(kind, profile, **CHUNK_TOKENIZERS[kind]).fit(eps)
+    tok.save(tmp_path / kind)
+    dec = Decoder(ros, profile_path, tokenizer=kind, tokenizer_path=str(tmp_path / kind))
     ids = tok.encode_chunk(eps[0][:5])
-    dec.send(ids)  # one message = one chunk of H = 5 steps, however many ids it holds
+    dec.send(ids)  # one message = one chunk of H (K) = 5 steps, however many ids it holds
     assert ros.wait_for(lambda: len(dec.decoded) >= 5, 10), dec.proc.describe()
     np.testing.assert_allclose([m.data for m in dec.decoded[:5]], tok.decode_chunk(ids))
     dec.send([tok.id_range[1] + 1])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from robotok_ros.nodes.teleop_encoding import parse_step_label
 from robotok_ros.profile_loader import load_profile
-from robotok_ros.tokenizers import make_tokenizer
+from robotok_ros.tokenizers import load_tokenizer, make_tokenizer
 from rosutil import RosHarness
 from scipy.spatial.transform import Rotation
 from sensor_msgs.msg import Joy
@@ -194,16 +194,23 @@ def test_clipping_is_counted_and_warned(fast_profile):
         assert 'dx' in proc.stderr
 
 
-def test_chunk_tokenizer_emits_one_message_per_chunk(fast_profile, tmp_path):
-    pytest.importorskip('tokenizers')
+CHUNK_TOKENIZERS = {
+    'fast': {'horizon': 4, 'vocab': 300},
+    'vq': {'chunk_steps': 4, 'codebook_size': 16, 'levels': 2, 'code_dim': 8,
+           'hidden': (32, 16), 'epochs': 3},
+}
+
+
+@pytest.mark.parametrize('kind', sorted(CHUNK_TOKENIZERS))
+def test_chunk_tokenizer_emits_one_message_per_chunk(fast_profile, tmp_path, kind):
     profile = load_profile(fast_profile)
     rng = np.random.default_rng(0)
     episodes = [np.clip(rng.normal(0, 0.005, (40, 7)), -0.02, 0.02) for _ in range(5)]
-    tok = make_tokenizer('fast', profile, horizon=4, vocab=300).fit(episodes)
-    tok.save(tmp_path / 'fast')
+    make_tokenizer(kind, profile, **CHUNK_TOKENIZERS[kind]).fit(episodes).save(tmp_path / kind)
+    tok = load_tokenizer(tmp_path / kind)  # exactly what the node loads
     with RosHarness() as ros:
-        _, tokens, actions = start(ros, fast_profile, tokenizer='fast',
-                                   tokenizer_path=str(tmp_path / 'fast'))
+        _, tokens, actions = start(ros, fast_profile, tokenizer=kind,
+                                   tokenizer_path=str(tmp_path / kind))
         ros.wait_for_subscribers('teleop/twist')
         stream(ros, 'teleop/twist', lambda t: twist(0.1), 8.0,
                until=lambda: len(actions) >= 3 and len(tokens) >= 3)
