@@ -12,7 +12,6 @@ last line is one JSON object.
 
 import argparse
 import json
-import time
 
 import numpy as np
 from robotok_ros.data.synthetic import generate_episodes
@@ -20,15 +19,7 @@ from robotok_ros.profile_loader import load_profile
 from robotok_ros.tokenizers import make_tokenizer
 from robotok_ros.tokenizers.fast import sliding_chunks
 
-
-def best_rate(fn, n_items, repeats):
-    """Return the best of ``repeats`` timings of ``fn()`` as items per second."""
-    best = float('inf')
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return n_items / best
+from timing import best_rate  # noqa: I100 - bench/ helper beside this script
 
 
 def main():

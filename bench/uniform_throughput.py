@@ -10,11 +10,12 @@ line is JSON with ``ratio`` = robotok speed / seed speed (goal >= 2).
 
 import argparse
 import json
-import time
 
 import numpy as np
 from robotok_ros.profile_loader import profile_from_dict
 from robotok_ros.tokenizers import make_tokenizer
+
+from timing import best_time  # noqa: I100 - bench/ helper beside this script
 
 
 class UniformActionTokenizer:
@@ -46,16 +47,6 @@ PROFILE = {
                     ('dpitch', 0.1), ('dyaw', 0.1))] + [{'name': 'gripper', 'min': 0, 'max': 1}],
     'safety': {'max_linear_speed': 0.25, 'max_angular_speed': 1.0},
 }
-
-
-def best_time(fn, repeats):
-    """Return the best wall time of ``repeats`` calls (robust to scheduler noise)."""
-    best = float('inf')
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def main():

@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import sys
-import time
 
 import numpy as np
 from robotok_ros.data.synthetic import generate_episodes
@@ -25,15 +24,7 @@ from robotok_ros.profile_loader import load_profile
 from robotok_ros.tokenizers import make_tokenizer
 from robotok_ros.tokenizers.vq import chunk_episodes
 
-
-def best_rate(fn, n_items, repeats):
-    """Return the best of ``repeats`` timings of ``fn()`` as items per second."""
-    best = float('inf')
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return n_items / best
+from timing import best_rate  # noqa: I100 - bench/ helper beside this script
 
 
 def main():
