@@ -294,8 +294,7 @@ def test_cli_validate_reports_each_file(profile_path, tmp_path, capsys):
 
 def test_installed_robotok_validate_prints_no_traceback(tmp_path):
     exe = Path(sys.executable).parent / 'robotok'
-    if not exe.exists():
-        pytest.skip(f'robotok console script not installed next to {sys.executable}')
+    assert exe.exists(), f'robotok console script not installed next to {sys.executable}'
     bad = tmp_path / 'bad.yaml'
     bad.write_text(SEVEN_DOF_PROFILE.replace('open_value: 1', 'open_value: 0'))
     run = subprocess.run([str(exe), 'profile', 'validate', str(bad)], capture_output=True,

@@ -9,7 +9,10 @@ import sys
 import types
 
 from conftest import data_dir
+import h5py
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from robotok_ros.data import tfrecord
 from robotok_ros.data.readers import read_episodes
@@ -149,7 +152,6 @@ def test_tfrecord_gzip_and_malformed_protobuf(tmp_path):
 
 # -- HDF5 -------------------------------------------------------------------------------------
 def _write_hdf5(path, demos, key='actions'):
-    h5py = pytest.importorskip('h5py')
     with h5py.File(path, 'w') as f:
         for name, actions in demos.items():
             f.create_dataset(f'data/{name}/{key}', data=actions)
@@ -169,7 +171,6 @@ def test_hdf5_demos_in_numeric_order_and_key_override(tmp_path):
 
 
 def test_hdf5_bad_files_name_the_problem(tmp_path):
-    h5py = pytest.importorskip('h5py')
     with h5py.File(tmp_path / 'flat.h5', 'w') as f:
         f['actions'] = np.zeros((3, 7))
     with pytest.raises(DataError, match=r'flat\.h5: no group "data".*top-level keys: actions'):
@@ -230,8 +231,6 @@ def test_csv_columns_episodes_and_errors(tmp_path):
 
 # -- parquet / LeRobot ------------------------------------------------------------------------
 def _write_parquet(path, actions, episode, frame):
-    pa = pytest.importorskip('pyarrow')
-    pq = pytest.importorskip('pyarrow.parquet')
     path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.table({'action': pa.array([list(map(float, a)) for a in actions],
                                          pa.list_(pa.float32())),
@@ -261,8 +260,6 @@ def test_parquet_file_and_lerobot_folder(tmp_path):
 
 
 def test_parquet_bad_files(tmp_path):
-    pa = pytest.importorskip('pyarrow')
-    pq = pytest.importorskip('pyarrow.parquet')
     (tmp_path / 'junk.parquet').write_bytes(b'PAR1 not really')
     with pytest.raises(DataError, match=r'junk\.parquet: cannot be read as parquet'):
         read_episodes(tmp_path / 'junk.parquet')

@@ -89,8 +89,7 @@ def test_few_steps_exceed_the_profile_ranges(profile_path):
 
 @pytest.mark.parametrize('name', SHIPPED)
 def test_shipped_profiles_inside_ranges_and_quantiles(name):
-    if name not in list_profiles():
-        pytest.skip(f'profile {name} not shipped yet')
+    assert name in list_profiles()
     profile = load_profile(name)
     actions = np.concatenate(generate_episodes(profile, n_episodes=16, seed=0))
     assert ((actions < profile.lows) | (actions > profile.highs)).any(axis=1).mean() < 0.03
@@ -120,7 +119,7 @@ def test_pose_trajectory_deltas_are_the_actions(profile, profile_path):
 
 
 def test_pose_deltas_match_teleop_convention(profile_path):
-    teleop = pytest.importorskip('robotok_ros.nodes.teleop_core')
+    from robotok_ros.nodes import teleop_core as teleop
     episode = generate_episodes(profile_path, n_episodes=1, seed=5)[0]
     p, q, _ = generate_pose_trajectory(profile_path, seed=5)
     deltas = np.array([teleop.pose_delta(p[k], q[k], p[k + 1], q[k + 1])
