@@ -26,6 +26,7 @@ from std_msgs.msg import Float64MultiArray, Int32MultiArray, MultiArrayDimension
 QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 TOKENS = '/robotok/action_tokens'
 DECODED = '/robotok/decoded_action'
+TWIST = '/servo_node/delta_twist_cmds'
 
 
 def write_replay_file(path, ids, actions, rate_hz):
@@ -60,7 +61,7 @@ class PolicyReplay(Node):
         path = declare(self, 'tokens_file', '', 'JSON file from write_replay_file.')
         chunk = declare(self, 'chunk_size', 1, 'Steps per message.', int_range=(1, 1000))
         self.listeners = declare(self, 'wait_for_listeners', 0, 'Also wait for this many '
-                                 f'subscribers on {DECODED} before starting.',
+                                 f'subscribers on {DECODED} and {TWIST} before starting.',
                                  int_range=(0, 100))
         self.ids, _, rate = read_replay_file(path)
         self.chunks = [self.ids[i:i + chunk] for i in range(0, len(self.ids), chunk)]
@@ -71,8 +72,11 @@ class PolicyReplay(Node):
 
     def on_timer(self):
         """Send the next chunk once the decoder (and listeners) are there; stop at the end."""
+        # The listener pairs twists and decoded actions in order, so it must hear both from
+        # the first step: wait until both of its subscriptions are in the graph.
         if not self.sent and (self.count_subscribers(TOKENS) < 1 or
-                              self.count_subscribers(DECODED) < self.listeners):
+                              self.count_subscribers(DECODED) < self.listeners or
+                              self.count_subscribers(TWIST) < self.listeners):
             return
         if self.sent == len(self.chunks):
             self.pub.wait_for_all_acked()
@@ -107,7 +111,7 @@ class CommandListener(Node):
         self.bin_width = getattr(tok, 'bin_width', None)
         self.got = {'twist': [], 'action': []}
         self.done, self.exit_status, self.start = False, 0, time.monotonic()
-        self.create_subscription(TwistStamped, '/servo_node/delta_twist_cmds', self.on_twist,
+        self.create_subscription(TwistStamped, TWIST, self.on_twist,
                                  QOS)
         self.grip = None  # the decoder sends gripper commands when they change
         self.create_subscription(Float64MultiArray, '/gripper_controller/commands',
