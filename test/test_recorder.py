@@ -285,10 +285,12 @@ def test_teleop_tokens_bag_decoder_loop_reproduces_actions_within_half_a_bin(pro
     from geometry_msgs.msg import Twist
     from robotok_ros.profile_loader import load_profile
     from robotok_ros.tokenizers import make_tokenizer
-    from rosutil import RosHarness
+    from rosutil import reliable, RosHarness
     from std_msgs.msg import Float64MultiArray, Int32MultiArray
     from std_srvs.srv import Trigger
     profile = load_profile(profile_path)
+    # Deep enough for the whole replay: a reliable KEEP_LAST writer overwrites unacked samples.
+    deep = reliable(depth=1000)
     params = {'profile_path': str(profile_path), 'n_bins': 64}
     with RosHarness() as ros:
         _, status = _start_recorder(ros, profile_path, tmp_path, n_bins=64)
@@ -312,8 +314,9 @@ def test_teleop_tokens_bag_decoder_loop_reproduces_actions_within_half_a_bin(pro
         ep = read_bag(bag)
         # No gap, and every step this test saw inside the episode is in the bag.
         np.testing.assert_array_equal(ep.steps, np.arange(ep.steps[0], ep.steps[-1] + 1))
+        # (The test's own subscription may miss a sample under load; the bag may not.)
         seen = {parse_step_label(m.layout.dim[0].label)[0] for m in sent}
-        assert {s for s in seen if ep.steps[0] <= s <= ep.steps[-1]} == set(ep.steps.tolist())
+        assert {s for s in seen if ep.steps[0] <= s <= ep.steps[-1]} <= set(ep.steps.tolist())
         assert len(ep.steps) >= 20
         decoder = ros.start_node('token_decoder', params=params)
         decoded = ros.collect('/robotok/decoded_action', Float64MultiArray)
@@ -321,11 +324,11 @@ def test_teleop_tokens_bag_decoder_loop_reproduces_actions_within_half_a_bin(pro
         ros.wait_for_publishers('/robotok/decoded_action')
         # Warm up until the decoder's output reaches us (discovery is per pair of endpoints).
         warm = Int32MultiArray(data=ep.step_tokens()[0].tolist())
-        assert ros.wait_for(lambda: decoded or ros.publish('/robotok/action_tokens', warm))
+        assert ros.wait_for(lambda: decoded or ros.publish('/robotok/action_tokens', warm, deep))
         ros.spin_for(0.2)
         decoded.clear()
         for ids in ep.step_tokens():
-            ros.publish('/robotok/action_tokens', Int32MultiArray(data=ids.tolist()))
+            ros.publish('/robotok/action_tokens', Int32MultiArray(data=ids.tolist()), deep)
             ros.spin_for(0.01)
         assert ros.wait_for(lambda: len(decoded) >= len(ep.actions)), (
             f'{len(decoded)} decoded of {len(ep.actions)}\n{decoder.describe()}')
