@@ -24,6 +24,7 @@ import tempfile
 import time
 
 import numpy as np
+from robotok_ros.nodes.processes import stop_nodes
 
 PROFILE = """\
 name: bench7
@@ -304,13 +305,7 @@ def main():
     finally:
         if bench is not None:
             bench.close()
-        for proc in procs:
-            proc.send_signal(2)
-        for proc in procs:
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_nodes(procs, timeout=5)
         log.close()
 
 

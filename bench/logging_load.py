@@ -18,12 +18,11 @@ import json
 import os
 from pathlib import Path
 import random
-import subprocess
 import sys
 import tempfile
 import time
 
-from robotok_ros.nodes.decoder_demo import _ros_args, executable
+from robotok_ros.nodes.processes import start_node, stop_nodes
 
 TOPICS = ('/robotok/teleop_tokens', '/robotok/teleop_action', '/teleop/twist', '/joy')
 PROFILE_RATE = 100.0
@@ -117,14 +116,12 @@ def main():
     profile.write_text(text.replace('control_rate_hz: 15', f'control_rate_hz: {PROFILE_RATE}'))
     common = {'profile_path': profile, 'tokenizer': 'uniform'}
     log = open(folder / 'nodes.log', 'w')
-    procs = [subprocess.Popen([executable('episode_recorder'), *_ros_args(
-        {**common, 'output_dir': folder / 'bags', 'fsync': True,
-         'raw_topics': ['/teleop/twist=geometry_msgs/msg/Twist', '/joy=sensor_msgs/msg/Joy']})],
-        stdout=log, stderr=log, stdin=subprocess.DEVNULL),
-        subprocess.Popen([executable('teleop_tokenizer'), *_ros_args(
-            {**common, 'deadman_button': 0, 'max_input_age': 0.05,
-             'linear_scale': [1.0, 1.0, 1.0]})], stdout=log, stderr=log,
-            stdin=subprocess.DEVNULL)]
+    procs = [start_node('episode_recorder', {
+        **common, 'output_dir': folder / 'bags', 'fsync': True,
+        'raw_topics': ['/teleop/twist=geometry_msgs/msg/Twist', '/joy=sensor_msgs/msg/Joy']},
+        log),
+        start_node('teleop_tokenizer', {**common, 'deadman_button': 0, 'max_input_age': 0.05,
+                                        'linear_scale': [1.0, 1.0, 1.0]}, log)]
     bench = Bench()
     try:
         bench.spin_until(lambda: bench.twist_pub.get_subscription_count() >= 2
@@ -152,10 +149,7 @@ def main():
     finally:
         bench.node.destroy_node()
         bench.rclpy.try_shutdown()
-        for proc in procs:
-            proc.send_signal(2)
-        for proc in procs:
-            proc.wait(20)
+        stop_nodes(procs, timeout=20)
         log.close()
     from rosbags.rosbag2 import Reader
     with Reader(bag) as reader:

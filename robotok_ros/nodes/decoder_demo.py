@@ -16,32 +16,13 @@ import subprocess
 import sys
 import tempfile
 
-from robotok_ros.errors import ConfigError
 from robotok_ros.fitting import fit_ranges
 from robotok_ros.nodes.demo_nodes import write_replay_file
+from robotok_ros.nodes.processes import executable, ros_args, start_node, stop_nodes
 from robotok_ros.profile_loader import load_profile, save_profile
 from robotok_ros.tokenizers import make_tokenizer
 
 MAX_STEPS = 45  # 3 s at 15 Hz: long enough to see it move, short enough for `make demo`
-
-
-def executable(name):
-    """Return the console script ``name`` beside this Python, else on PATH."""
-    path = Path(sys.executable).parent / name
-    if path.exists():
-        return str(path)
-    found = shutil.which(name)
-    if found is None:
-        raise ConfigError(f'console script {name!r} not found; install robotok_ros first')
-    return found
-
-
-def _ros_args(params):
-    out = ['--ros-args']
-    for key, value in params.items():
-        text = ('true' if value else 'false') if isinstance(value, bool) else str(value)
-        out += ['-p', f'{key}:={text}']
-    return out
 
 
 def prepare(robot, episodes, seed, folder):
@@ -75,14 +56,11 @@ def run(args, chunk_size=1, timeout=60.0):
         common = {'profile_path': profile_path, 'tokenizer': 'uniform', 'n_bins': 256}
         log = open(Path(folder) / 'nodes.log', 'w')
         nodes = [
-            subprocess.Popen([executable('token_decoder'), *_ros_args(
-                {**common, 'start_enabled': True})], env=env, stdout=log, stderr=log,
-                stdin=subprocess.DEVNULL),
-            subprocess.Popen([executable('policy_replay'), *_ros_args(
-                {'tokens_file': tokens, 'chunk_size': chunk_size, 'wait_for_listeners': 1})],
-                env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL)]
+            start_node('token_decoder', {**common, 'start_enabled': True}, log, env),
+            start_node('policy_replay', {'tokens_file': tokens, 'chunk_size': chunk_size,
+                                         'wait_for_listeners': 1}, log, env)]
         listener = subprocess.Popen(
-            [executable('command_listener'), *_ros_args(
+            [executable('command_listener'), *ros_args(
                 {**common, 'tokens_file': tokens, 'timeout': timeout})],
             env=env, stdout=None, stderr=log, stdin=subprocess.DEVNULL)
         try:
@@ -91,14 +69,7 @@ def run(args, chunk_size=1, timeout=60.0):
             listener.kill()
             status = 1
         finally:
-            for proc in nodes:
-                if proc.poll() is None:
-                    proc.send_signal(2)
-            for proc in nodes:
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            stop_nodes(nodes)
             log.close()
         if status:
             print(f'decoder demo failed (listener exit {status}); node logs:\n' +

@@ -13,12 +13,11 @@ import os
 from pathlib import Path
 import random
 import shutil
-import subprocess
 import tempfile
 import time
 
 import numpy as np
-from robotok_ros.nodes.decoder_demo import _ros_args, executable
+from robotok_ros.nodes.processes import start_node, stop_nodes
 from robotok_ros.nodes.recorder_core import ACTION_TOPIC
 
 MAX_STEPS = 60          # 4 s at 15 Hz
@@ -123,22 +122,6 @@ def _replay(session, steps_tokens, rate):
     return np.array([m.data for m in decoded[-len(steps_tokens):]])
 
 
-def _start(name, params, env, log):
-    return subprocess.Popen([executable(name), *_ros_args(params)], env=env, stdout=log,
-                            stderr=log, stdin=subprocess.DEVNULL)
-
-
-def _stop(procs):
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(2)
-    for proc in procs:
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
 def _pipeline(args, folder, env, log):
     import json
     from robotok_ros.data.bags import read_bag
@@ -153,13 +136,12 @@ def _pipeline(args, folder, env, log):
     save_profile(profile, folder / 'profile.yaml')
     script = demos[-1][:MAX_STEPS]
     common = {'profile_path': folder / 'profile.yaml', 'tokenizer': 'uniform', 'n_bins': 256}
-    procs = [_start('episode_recorder', {**common, 'output_dir': folder / 'bags',
-                                         'flush_period': 0.2, 'task': 'scripted reach',
-                                         'raw_topics': ['teleop/twist=geometry_msgs/msg/Twist',
-                                                        'joy=sensor_msgs/msg/Joy']},
-                    env, log),
-             _start('teleop_tokenizer', {**common, 'gripper_source': 'button',
-                                         'max_input_age': 0.1}, env, log)]
+    recorder = {**common, 'output_dir': folder / 'bags', 'flush_period': 0.2,
+                'task': 'scripted reach',
+                'raw_topics': ['teleop/twist=geometry_msgs/msg/Twist', 'joy=sensor_msgs/msg/Joy']}
+    teleop = {**common, 'gripper_source': 'button', 'max_input_age': 0.1}
+    procs = [start_node('episode_recorder', recorder, log, env),
+             start_node('teleop_tokenizer', teleop, log, env)]
     session = _Session()
     try:
         status = session.collect(String, '/episode_recorder/status', depth=10)
@@ -170,7 +152,7 @@ def _pipeline(args, folder, env, log):
         session.trigger('/episode_recorder/stop_episode')
         session.spin_until(lambda: status and json.loads(status[-1].data)[
             'episodes_closed'] == 1, 20, 'the bag to close')
-        _stop(procs)
+        stop_nodes(procs)
         ep = read_bag(bag)
         print(f'   operator: {len(script)} steps of a generated demonstration as SpaceMouse '
               f'twists at {OPERATOR_HZ:g} Hz, {presses} gripper button presses')
@@ -181,11 +163,11 @@ def _pipeline(args, folder, env, log):
               f'{bool(np.all(np.diff(ep.steps) == 1))}, gripper closed in {closed}) -> '
               f'{Path(bag).name}; exported '
               f'LeRobot {info["codebase_version"]}: {info["total_frames"]} frames')
-        procs = [_start('token_decoder', {**common, 'start_enabled': True}, env, log)]
+        procs = [start_node('token_decoder', {**common, 'start_enabled': True}, log, env)]
         decoded = _replay(session, ep.step_tokens(), profile.control_rate_hz * 3)
     finally:
         session.close()
-        _stop(procs)
+        stop_nodes(procs)
     half_bin = (profile.highs - profile.lows) / 256 / 2
     err = np.abs(decoded - ep.actions).max(axis=0)
     print('   round trip recorded action -> tokens -> token_decoder, max |error| / half bin:')
