@@ -34,6 +34,10 @@ METADATA_FORMAT = 'robotok-episode/1'
 EPISODE_PREFIX = 'episode_'
 MAGIC = b'\x89MCAP0\r\n'
 _OP_FOOTER, _OP_DATA_END = 0x02, 0x0F
+# rosbag2 metadata.yaml version 8, not rosbags' latest 9: Humble (rosbag2 0.15) reads
+# offered_qos_profiles as a string and fails on version 9's YAML list; Jazzy and Kilted read
+# 8 fully, custom_data included.  Evidence: test/bag_compat.py.
+BAG_VERSION = 8
 # Records a rosbags MCAP data section holds: header, schema, channel, message, chunk, index.
 _DATA_OPS = {0x01, 0x03, 0x04, 0x05, 0x06, 0x07}
 
@@ -60,7 +64,7 @@ def _tail_records():
 
 def write_metadata_yaml(folder, mcap_name, topics, start_ns, end_ns, custom=None):
     """
-    Write rosbag2 ``metadata.yaml`` (version 9) atomically.
+    Write rosbag2 ``metadata.yaml`` (version ``BAG_VERSION``) atomically.
 
     ``topics``: list of ``(topic, msgtype, message_count)``; ``custom``: str -> str.
     """
@@ -70,18 +74,21 @@ def write_metadata_yaml(folder, mcap_name, topics, start_ns, end_ns, custom=None
     duration = max(0, end_ns - start_ns) if count else 0
     start = start_ns if count else 0
     info = {
-        'version': 9, 'storage_identifier': 'mcap', 'relative_file_paths': [mcap_name],
+        'version': BAG_VERSION, 'storage_identifier': 'mcap',
+        'relative_file_paths': [mcap_name],
         'duration': {'nanoseconds': duration},
         'starting_time': {'nanoseconds_since_epoch': start}, 'message_count': count,
         'topics_with_message_count': [
             {'topic_metadata': {'name': topic, 'type': msgtype, 'serialization_format': 'cdr',
-                                'offered_qos_profiles': [],
+                                # Version 8 form: a YAML string, '' for none recorded.
+                                'offered_qos_profiles': '',
                                 'type_description_hash': store.hash_rihs01(msgtype)},
              'message_count': n} for topic, msgtype, n in topics],
         'compression_format': '', 'compression_mode': '',
         'files': [{'path': mcap_name, 'starting_time': {'nanoseconds_since_epoch': start},
                    'duration': {'nanoseconds': duration}, 'message_count': count}],
-        'custom_data': custom or None, 'ros_distro': 'rosbags'}
+        # Always a map: Jazzy reads custom_data as string -> string (yaml.hpp, version >= 6).
+        'custom_data': dict(custom or {}), 'ros_distro': 'rosbags'}
     path = Path(folder) / 'metadata.yaml'
     tmp = path.with_suffix('.yaml.tmp')
     tmp.write_text(yaml.safe_dump({'rosbag2_bagfile_information': info}, sort_keys=False))
@@ -104,7 +111,8 @@ class EpisodeWriter:
         self.fsync = fsync
         self._store = typestore()
         try:
-            self._writer = Writer(self.path, version=9, storage_plugin=StoragePlugin.MCAP)
+            self._writer = Writer(self.path, version=BAG_VERSION,
+                                  storage_plugin=StoragePlugin.MCAP)
             self._writer.open()
         except WriterError as exc:
             raise DataError(f'cannot create bag {self.path}: {exc}') from None
