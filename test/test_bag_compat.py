@@ -49,6 +49,15 @@ def _torn_then_repaired(path):
     return 10
 
 
+def _yaml_lost_then_repaired(path):
+    _closed(path)
+    (path / 'metadata.yaml').unlink()
+    with pytest.raises(DataError, match='repair-bag'):
+        read_bag(path)
+    assert main(['repair-bag', str(path)]) == 0
+    return 20
+
+
 def _retokenized(path):
     from robotok_ros.tokenizers import make_tokenizer
     _closed(path.parent / 'src')
@@ -57,7 +66,8 @@ def _retokenized(path):
 
 
 BAGS = {'closed': _closed, 'open_after_flush': _open_after_flush,
-        'torn_then_repaired': _torn_then_repaired, 'retokenized': _retokenized}
+        'torn_then_repaired': _torn_then_repaired,
+        'yaml_lost_then_repaired': _yaml_lost_then_repaired, 'retokenized': _retokenized}
 
 
 @pytest.fixture(params=sorted(BAGS))

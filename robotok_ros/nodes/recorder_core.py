@@ -207,7 +207,8 @@ def repair_bag(path):
 
     Cuts the .mcap after its last complete record, appends DataEnd + Footer
     and rewrites ``metadata.yaml`` from what is there.  Return the number of
-    messages kept.  A cleanly closed bag is left as it is.
+    messages kept.  A cleanly closed bag is left as it is; a whole .mcap
+    without ``metadata.yaml`` only gets the file written.
     """
     from rosbags.rosbag2 import Reader
     from rosbags.rosbag2.errors import ReaderError
@@ -216,17 +217,18 @@ def repair_bag(path):
     if not data.startswith(MAGIC):
         raise DataError(f'{mcap}: not an MCAP file (bad magic)')
     folder = mcap.parent
+    has_yaml = (folder / 'metadata.yaml').exists()
     try:
-        with Reader(folder if (folder / 'metadata.yaml').exists() else mcap) as reader:
+        with Reader(folder if has_yaml else mcap) as reader:
             count = sum(1 for _ in reader.messages())
-        return count
+        if has_yaml:
+            return count
     except (ReaderError, struct.error, ValueError, KeyError):
-        pass
-    good = _scan_whole_records(data)
-    with mcap.open('r+b') as handle:
-        handle.truncate(good)
-        handle.seek(good)
-        handle.write(_tail_records())
+        good = _scan_whole_records(data)
+        with mcap.open('r+b') as handle:
+            handle.truncate(good)
+            handle.seek(good)
+            handle.write(_tail_records())
     try:
         with Reader(mcap) as reader:
             topics = [(c.topic, c.msgtype, c.msgcount) for c in reader.connections]
