@@ -107,10 +107,18 @@ class NodeProcess:
             return None
         return self.returncode
 
-    def stop(self, timeout=5.0):
-        """SIGINT, then SIGKILL after ``timeout``; return the exit status."""
+    def stop(self, timeout=5.0, signals=(signal.SIGINT,), gap=0.0):
+        """
+        Send ``signals`` (``gap`` s apart), then SIGKILL after ``timeout``; return the status.
+
+        Several signals in a row are what a second Ctrl-C, or ``ros2 launch`` forwarding
+        one of its own, does to a node that is still shutting down.
+        """
         if self.alive():
-            self.proc.send_signal(signal.SIGINT)
+            for i, sig in enumerate(signals):
+                if i and gap:
+                    time.sleep(gap)  # the gap between two key presses, not a wait for a result
+                self.proc.send_signal(sig)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:

@@ -1,6 +1,7 @@
 """token_decoder with real rclpy: the node runs in its own process, this test talks to it."""
 
 import re
+import signal
 import subprocess
 import sys
 
@@ -159,6 +160,17 @@ def test_enable_gate_disable_and_shutdown_zero(ros, profile_path):
     assert dec.proc.stop() == 0
     assert ros.wait_for(lambda: len(dec.twist) == 3, 5), 'no zero twist on shutdown'
     assert not twist_vec(dec.twist[2]).any()
+
+
+@pytest.mark.parametrize('signals', [('SIGTERM',), ('SIGINT', 'SIGINT'),
+                                     ('SIGINT', 'SIGTERM', 'SIGINT')])
+def test_shutdown_signals_during_motion_zero_first_exit_0(ros, profile_path, signals):
+    dec = Decoder(ros, profile_path)
+    dec.send(dec.ids(np.tile(np.full(7, 0.01), (20, 1))), dims=[20, 7])  # 20 steps of motion
+    assert ros.wait_for(lambda: len(dec.twist) == 2, 10)
+    assert dec.proc.stop(signals=[getattr(signal, s) for s in signals]) == 0, dec.proc.describe()
+    assert ros.wait_for(lambda: not twist_vec(dec.twist[-1]).any(), 5), 'no zero on shutdown'
+    assert 'Traceback' not in dec.proc.stderr, dec.proc.stderr
 
 
 def test_speed_is_clamped_keeping_direction(ros, profile_path):

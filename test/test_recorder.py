@@ -264,7 +264,9 @@ def test_killed_recorder_node_leaves_a_readable_bag(profile_path, tmp_path):
 
 
 @pytest.mark.timeout(60)
-def test_recorder_shutdown_closes_the_bag_cleanly(profile_path, tmp_path):
+@pytest.mark.parametrize('signals', [('SIGINT',), ('SIGTERM',), ('SIGINT', 'SIGINT'),
+                                     ('SIGINT', 'SIGTERM', 'SIGINT')])
+def test_recorder_shutdown_closes_the_bag_cleanly(profile_path, tmp_path, signals):
     import yaml
     from rosutil import RosHarness
     with RosHarness() as ros:
@@ -272,7 +274,10 @@ def test_recorder_shutdown_closes_the_bag_cleanly(profile_path, tmp_path):
         assert ros.wait_for(lambda: _status(status).get('recording'))
         _publish_steps(ros, 50)
         assert ros.wait_for(lambda: _status(status).get('counts', {}).get(ACTION_TOPIC) == 50)
-        assert ros.stop(proc) == 0
+        # Later signals land while the bag is being closed: they must not cut it short.
+        assert proc.stop(signals=[getattr(signal, s) for s in signals]) == 0, proc.describe()
+        assert 'Traceback' not in proc.stderr, proc.stderr
+    assert len(read_bag(episode_path(tmp_path, 0)).actions) == 50  # no repair needed
     info = yaml.safe_load((episode_path(tmp_path, 0) / 'metadata.yaml').read_text())
     custom = info['rosbag2_bagfile_information']['custom_data']
     assert json.loads(custom['counts'])[ACTION_TOPIC] == 50

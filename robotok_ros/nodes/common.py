@@ -6,7 +6,10 @@ the parameter and its value, which ``run_node`` logs as FATAL before exiting
 with status 2.  Nodes publish a last safe command from ``on_shutdown`` while
 the ROS context is still valid, which is why rclpy's own signal handlers are
 replaced by plain Python ones (rclpy's shut the context down before ``finally``
-runs, and a publish there fails).
+runs, and a publish there fails).  Those handlers only set a flag: a signal
+never raises inside a callback or the shutdown path, so a second Ctrl-C (or
+``ros2 launch`` forwarding one of its own) cannot cut a zero command or a bag
+close short.
 """
 
 import signal
@@ -151,35 +154,44 @@ def profile_and_tokenizer(values):
         raise ConfigError(f'tokenizer {kind!r} with {settings}: {exc}') from None
 
 
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
+class StopRequest:
+    """Signal handler that only records the signal: shutdown must run to its end."""
+
+    def __init__(self):
+        self.signum = None
+
+    def __call__(self, signum, frame):
+        if self.signum is None:
+            self.signum = signum
 
 
 def run_node(node_factory, name, args=None, spin_period=0.1):
     """
     Init rclpy, build the node with ``node_factory()``, spin it, shut down; return exit status.
 
-    SIGINT/SIGTERM end the spin with KeyboardInterrupt; the node's optional
-    ``on_shutdown()`` then runs while publishing still works.  A node ends the
-    spin itself by setting ``done = True``; its ``exit_status`` is returned.  A RobotokError
-    from the factory is logged as FATAL (one line, no traceback): status 2.
+    SIGINT/SIGTERM (any number of them) end the spin within ``spin_period``; the
+    node's optional ``on_shutdown()`` then runs while publishing still works, and
+    further signals are ignored until it has finished.  A node ends the spin itself
+    by setting ``done = True``; its ``exit_status`` is returned.  A RobotokError from
+    the factory is logged as FATAL (one line, no traceback): status 2.
     """
     import rclpy
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
     from rclpy.signals import SignalHandlerOptions
 
+    stop = StopRequest()
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    previous = {s: signal.signal(s, _raise_interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
     node, status = None, 0
     try:
-        node = node_factory()
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        # A bounded wait lets Python's signal handler run (rcl_wait itself is not interrupted).
-        # A node that finishes its job sets ``done`` (and optionally ``exit_status``).
-        while rclpy.ok() and not getattr(node, 'done', False):
-            executor.spin_once(timeout_sec=spin_period)
-        status = getattr(node, 'exit_status', 0)
+        if stop.signum is None:
+            node = node_factory()
+            executor = SingleThreadedExecutor()
+            executor.add_node(node)
+            # A bounded wait lets the flag be seen (rcl_wait itself is not interrupted).
+            while rclpy.ok() and stop.signum is None and not getattr(node, 'done', False):
+                executor.spin_once(timeout_sec=spin_period)
+            status = getattr(node, 'exit_status', 0)
     except RobotokError as exc:
         rclpy.logging.get_logger(name).fatal(str(exc))
         status = 2
