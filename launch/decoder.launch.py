@@ -4,6 +4,11 @@ Launch token_decoder for one robot: policy tokens -> MoveIt Servo twists + gripp
     ros2 launch robotok_ros decoder.launch.py robot:=franka_panda
     ros2 service call /token_decoder/enable std_srvs/srv/SetBool "{data: true}"
 
+robot is a shipped profile name, a name found on ROBOTOK_PROFILE_PATH or a YAML
+file path; the node resolves it, so this file builds no paths from arguments
+(a nested list in PathJoinSubstitution loads only on launch releases with
+ros2/launch#838, not on Jazzy).  namespace puts the node and every topic it
+uses (but /diagnostics) under one arm's namespace: two arms, two launches.
 start_enabled defaults to false: on a real arm a person enables motion.
 """
 
@@ -17,34 +22,38 @@ from launch_ros.substitutions import FindPackageShare
 
 def generate_launch_description():
     """Declare the arguments and the token_decoder node."""
-    robot = DeclareLaunchArgument(
-        'robot', default_value='franka_panda',
-        description='Robot profile name: config/robots/<robot>.yaml')
-    tokenizer = DeclareLaunchArgument(
-        'tokenizer', default_value='uniform',
-        description='Tokenizer kind: uniform, openvla, rt1, quantile, vq or fast')
-    tokenizer_path = DeclareLaunchArgument(
-        'tokenizer_path', default_value='',
-        description='Folder of a saved tokenizer (required for quantile, vq, fast)')
-    start_enabled = DeclareLaunchArgument(
-        'start_enabled', default_value='false',
-        description='Move as soon as tokens arrive; false waits for ~/enable')
-    use_sim_time = DeclareLaunchArgument(
-        'use_sim_time', default_value='false', description='Use /clock (simulation)')
-    share = FindPackageShare('robotok_ros')
-    config = PathJoinSubstitution([share, 'config', 'decoder.yaml'])
-    profile = PathJoinSubstitution(
-        [share, 'config', 'robots', [LaunchConfiguration('robot'), '.yaml']])
+    args = [
+        DeclareLaunchArgument(
+            'robot', default_value='franka_panda',
+            description='Robot profile: a shipped name, a name on ROBOTOK_PROFILE_PATH or a '
+                        'YAML file path'),
+        DeclareLaunchArgument(
+            'namespace', default_value='',
+            description='Namespace of the node and its topics (one per arm)'),
+        DeclareLaunchArgument(
+            'tokenizer', default_value='uniform',
+            description='Tokenizer kind: uniform, openvla, rt1, quantile, vq or fast'),
+        DeclareLaunchArgument(
+            'tokenizer_path', default_value='',
+            description='Folder of a saved tokenizer (required for quantile, vq, fast)'),
+        DeclareLaunchArgument(
+            'start_enabled', default_value='false',
+            description='Move as soon as tokens arrive; false waits for ~/enable'),
+        DeclareLaunchArgument(
+            'use_sim_time', default_value='false', description='Use /clock (simulation)'),
+    ]
+    config = PathJoinSubstitution([FindPackageShare('robotok_ros'), 'config', 'decoder.yaml'])
     decoder = Node(
         package='robotok_ros',
         executable='token_decoder',
         name='token_decoder',
+        namespace=LaunchConfiguration('namespace'),
         output='screen',
         parameters=[
             config,
             {
                 # value_type=str: an empty string must stay '' (not YAML null).
-                'profile_path': ParameterValue(profile, value_type=str),
+                'robot': ParameterValue(LaunchConfiguration('robot'), value_type=str),
                 'tokenizer': ParameterValue(LaunchConfiguration('tokenizer'), value_type=str),
                 'tokenizer_path': ParameterValue(LaunchConfiguration('tokenizer_path'),
                                                  value_type=str),
@@ -55,5 +64,4 @@ def generate_launch_description():
             },
         ],
     )
-    return LaunchDescription([robot, tokenizer, tokenizer_path, start_enabled, use_sim_time,
-                              decoder])
+    return LaunchDescription(args + [decoder])

@@ -8,6 +8,8 @@ Launch teleop_tokenizer and episode_recorder: an operator's demonstrations -> to
 source: spacenav (spacenav_node: spacenav/twist + spacenav/joy), joy (teleop_twist_joy:
 cmd_vel + joy) or pose (a PoseStamped end-effector stream on pose_topic + joy).  Both
 nodes get the same remappings, so the recorder stores the raw input the tokens came from.
+robot is a shipped profile name, a name on ROBOTOK_PROFILE_PATH or a YAML file path
+(resolved by the nodes); namespace puts both nodes and their topics under one arm's.
 """
 
 from launch import LaunchDescription
@@ -22,7 +24,11 @@ def generate_launch_description():
     """Declare the arguments, teleop_tokenizer and episode_recorder."""
     robot = DeclareLaunchArgument(
         'robot', default_value='franka_panda',
-        description='Robot profile name: config/robots/<robot>.yaml')
+        description='Robot profile: a shipped name, a name on ROBOTOK_PROFILE_PATH or a '
+                    'YAML file path')
+    namespace = DeclareLaunchArgument(
+        'namespace', default_value='',
+        description='Namespace of both nodes and their topics (one per arm)')
     source = DeclareLaunchArgument(
         'source', default_value='spacenav', description='Teleop device: spacenav, joy or pose')
     tokenizer = DeclareLaunchArgument(
@@ -50,11 +56,9 @@ def generate_launch_description():
                   ('teleop/pose', LaunchConfiguration('pose_topic'))]
     share = FindPackageShare('robotok_ros')
     config = PathJoinSubstitution([share, 'config', 'teleop.yaml'])
-    profile = PathJoinSubstitution(
-        [share, 'config', 'robots', [LaunchConfiguration('robot'), '.yaml']])
     common = {
         # value_type=str: an empty string must stay '' (not YAML null).
-        'profile_path': ParameterValue(profile, value_type=str),
+        'robot': ParameterValue(LaunchConfiguration('robot'), value_type=str),
         'tokenizer': ParameterValue(LaunchConfiguration('tokenizer'), value_type=str),
         'tokenizer_path': ParameterValue(LaunchConfiguration('tokenizer_path'), value_type=str),
         'use_sim_time': ParameterValue(LaunchConfiguration('use_sim_time'), value_type=bool),
@@ -63,6 +67,7 @@ def generate_launch_description():
         package='robotok_ros',
         executable='teleop_tokenizer',
         name='teleop_tokenizer',
+        namespace=LaunchConfiguration('namespace'),
         output='screen',
         remappings=remappings,
         parameters=[config, common,
@@ -72,6 +77,7 @@ def generate_launch_description():
         package='robotok_ros',
         executable='episode_recorder',
         name='episode_recorder',
+        namespace=LaunchConfiguration('namespace'),
         output='screen',
         remappings=remappings,
         parameters=[config, common,
@@ -79,5 +85,5 @@ def generate_launch_description():
                                                   value_type=str),
                      'task': ParameterValue(LaunchConfiguration('task'), value_type=str)}],
     )
-    return LaunchDescription([robot, source, tokenizer, tokenizer_path, pose_topic, output_dir,
-                              task, use_sim_time, teleop, recorder])
+    return LaunchDescription([robot, namespace, source, tokenizer, tokenizer_path, pose_topic,
+                              output_dir, task, use_sim_time, teleop, recorder])

@@ -1,189 +1,209 @@
 """
-launch/decoder.launch.py: what it names exists, and the node runs with exactly what it passes.
+launch/decoder.launch.py through the real LaunchService, as ``ros2 launch`` runs it on a robot.
 
-launch/launch_ros are not pip-installable, so the launch file is read with
-``ast`` by a small evaluator that knows the handful of launch classes it uses
-(with the package share folder = this source tree, whose config/ and launch/
-setup.py installs unchanged).  Only running it through real launch_ros is
-skipped where launch_ros is missing.
+For each argument combination a user would pass: the node comes up with exactly
+the parameters the launch file means (read back over its parameter services),
+its topics and services exist, one token message gives one command, and Ctrl-C
+gives a zero command and exit status 0.  The full matrix runs on the launch
+release that goes with this venv's rclpy (Jazzy's on Jazzy, rolling's on
+Kilted); a smoke run covers the other release.
 """
 
-import ast
-import importlib.util
-import os
 from pathlib import Path
 
-from diagnostic_msgs.msg import DiagnosticArray
+from conftest import SEVEN_DOF_PROFILE
 from geometry_msgs.msg import TwistStamped
+from launch_support import get_parameters, LaunchProcess, missing_reason, other_releases, \
+    releases
+import numpy as np
 import pytest
-from rcl_interfaces.srv import DescribeParameters, GetParameters, SetParameters
-from rclpy.parameter import Parameter
+from robotok_ros.data.synthetic import generate_episodes
+from robotok_ros.nodes.decoder_core import DecoderCore
 from robotok_ros.profile_loader import load_profile
-from rosutil import executable, RosHarness
+from robotok_ros.tokenizers import make_tokenizer
+from rosutil import RosHarness
 from std_msgs.msg import Int32MultiArray
 from std_srvs.srv import SetBool
+from workspace import install_space
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-LAUNCH = ROOT / 'launch' / 'decoder.launch.py'
-# Where each name the launch file imports lives in the real launch / launch_ros API.
-REAL_API = {'LaunchDescription': 'launch', 'DeclareLaunchArgument': 'launch.actions',
-            'LaunchConfiguration': 'launch.substitutions',
-            'PathJoinSubstitution': 'launch.substitutions', 'Node': 'launch_ros.actions',
-            'ParameterValue': 'launch_ros.parameter_descriptions',
-            'FindPackageShare': 'launch_ros.substitutions'}
+FILE_PARAMS = yaml.safe_load((ROOT / 'config' / 'decoder.yaml').read_text())[
+    '/**/token_decoder']['ros__parameters']
+pytestmark = [pytest.mark.timeout(240),
+              pytest.mark.skipif(bool(missing_reason()), reason=missing_reason() or 'ok')]
+STEP = np.array([0.004, -0.003, 0.002, 0.01, 0.0, -0.01, 1.0])
 
 
-class LaunchReader:
-    """Evaluate generate_launch_description() with launch arguments at their defaults."""
-
-    def __init__(self, path, overrides=None):
-        tree = ast.parse(Path(path).read_text())
-        self.imports = {a.name: n.module for n in tree.body if isinstance(n, ast.ImportFrom)
-                        for a in n.names}
-        func = next(n for n in tree.body if isinstance(n, ast.FunctionDef)
-                    and n.name == 'generate_launch_description')
-        self.args, self.nodes, self.env = {}, [], {}
-        self.overrides = overrides or {}
-        for stmt in func.body:
-            if isinstance(stmt, ast.Assign):
-                self.env[stmt.targets[0].id] = self.value_of(stmt.value)
-            elif isinstance(stmt, ast.Return):
-                self.entities = self.value_of(stmt.value)
-
-    def value_of(self, node):
-        """Evaluate one expression of the launch file."""
-        if isinstance(node, ast.Constant):
-            return node.value
-        if isinstance(node, (ast.List, ast.Tuple)):
-            return [self.value_of(e) for e in node.elts]
-        if isinstance(node, ast.Dict):
-            return {self.value_of(k): self.value_of(v) for k, v in zip(node.keys, node.values)}
-        if isinstance(node, ast.Name):
-            return node.id if node.id in ('bool', 'str') else self.env[node.id]
-        if isinstance(node, ast.Call):
-            name = node.func.id
-            args = [self.value_of(a) for a in node.args]
-            kwargs = {k.arg: self.value_of(k.value) for k in node.keywords}
-            return getattr(self, 'call_' + name)(*args, **kwargs)
-        raise AssertionError(f'launch file construct not understood: {ast.dump(node)}')
-
-    def call_DeclareLaunchArgument(self, name, default_value, description):
-        assert description, f'launch argument {name} has no description'
-        self.args[name] = self.overrides.get(name, default_value)
-        return ('argument', name)
-
-    def call_LaunchConfiguration(self, name):
-        assert name in self.args, f'LaunchConfiguration({name!r}) used before it is declared'
-        return self.args[name]
-
-    def call_FindPackageShare(self, package):
-        assert package == 'robotok_ros'
-        return str(ROOT)
-
-    def call_PathJoinSubstitution(self, parts):
-        return os.path.join(*(''.join(p) if isinstance(p, list) else p for p in parts))
-
-    def call_ParameterValue(self, value, value_type):
-        return {'bool': lambda v: yaml.safe_load(v) is True, 'str': str}[value_type](value)
-
-    def call_Node(self, **kwargs):
-        self.nodes.append(kwargs)
-        return ('node', kwargs['executable'])
-
-    def call_LaunchDescription(self, entities):
-        return entities
-
-    def __getattr__(self, name):
-        if name.startswith('call_'):
-            raise AssertionError(f'unknown launch call {name[5:]}')
-        raise AttributeError(name)
+@pytest.fixture(scope='module')
+def prefix():
+    """Return the package as colcon installs it."""
+    return install_space()
 
 
-def test_imports_match_the_real_launch_api():
-    reader = LaunchReader(LAUNCH)
-    assert reader.imports == {k: v for k, v in REAL_API.items() if k in reader.imports}
-    assert set(reader.imports) <= set(REAL_API)
+@pytest.fixture
+def ros():
+    with RosHarness() as harness:
+        yield harness
 
 
-def test_every_named_executable_file_and_profile_exists():
-    reader = LaunchReader(LAUNCH)
-    assert set(reader.args) == {'robot', 'tokenizer', 'tokenizer_path', 'start_enabled',
-                                'use_sim_time'}
-    assert reader.args['start_enabled'] == 'false'  # a person enables a real arm
-    setup = (ROOT / 'setup.py').read_text()
-    for node in reader.nodes:
-        assert node['package'] == 'robotok_ros'
-        assert f"'{node['executable']} = " in setup
-        assert Path(executable(node['executable'])).exists()
-        files = [p for p in node['parameters'] if isinstance(p, str)]
-        assert files and all(Path(f).is_file() for f in files), files
-        params = [p for p in node['parameters'] if isinstance(p, dict)][0]
-        assert Path(params['profile_path']).is_file()
-        assert load_profile(params['profile_path']).name == 'franka_panda'
-        for name in ('ur5e', 'widowx_250'):  # other robot:= values resolve the same way
-            other = LaunchReader(LAUNCH, {'robot': name}).nodes[0]['parameters'][1]
-            assert load_profile(other['profile_path']).name == name
+def is_zero(msg):
+    t = msg.twist
+    return not any((t.linear.x, t.linear.y, t.linear.z, t.angular.x, t.angular.y, t.angular.z))
 
 
-def test_parameter_file_keys_are_node_parameters():
-    config = yaml.safe_load((ROOT / 'config' / 'decoder.yaml').read_text())
-    assert list(config) == ['token_decoder']
-    source = (ROOT / 'robotok_ros' / 'nodes' / 'decoder_node.py').read_text() + (
-        ROOT / 'robotok_ros' / 'nodes' / 'common.py').read_text()
-    for key in config['token_decoder']['ros__parameters']:
-        assert f"'{key}'" in source, f'config/decoder.yaml sets undeclared parameter {key}'
+class LaunchedDecoder:
+    """decoder.launch.py with ``args``, plus the test's end of its topics."""
+
+    def __init__(self, ros, prefix, release, args, env=None, noninteractive=False):
+        self.ros, self.args = ros, args
+        self.ns = '/' + args['namespace'] if args.get('namespace') else ''
+        self.node = f'{self.ns}/token_decoder'
+        self.launch = LaunchProcess(prefix, release, 'decoder.launch.py', args, env=env,
+                                    noninteractive=noninteractive)
+        ros.procs.append(self.launch)
+        self.twist = ros.collect(f'{self.ns}/servo_node/delta_twist_cmds', TwistStamped)
+        ros.wait_for_subscribers(f'{self.ns}/robotok/action_tokens', timeout=30)
+        ros.wait_for_publishers(f'{self.ns}/servo_node/delta_twist_cmds')
+        ros.wait_for_publishers(f'{self.ns}/gripper_controller/commands')
+
+    def enable(self):
+        reply = self.ros.call(SetBool, f'{self.node}/enable', SetBool.Request(data=True))
+        assert reply.success, reply.message
+
+    def send(self, ids):
+        self.ros.publish(f'{self.ns}/robotok/action_tokens',
+                         Int32MultiArray(data=[int(i) for i in ids]))
+
+    def twists(self, n, timeout=10):
+        assert self.ros.wait_for(lambda: len(self.twist) >= n, timeout), self.launch.describe()
 
 
-@pytest.mark.timeout(90)
-def test_node_runs_with_exactly_the_launch_parameters():
-    node = LaunchReader(LAUNCH).nodes[0]
-    files = [p for p in node['parameters'] if isinstance(p, str)]
-    params = {k: v for p in node['parameters'] if isinstance(p, dict) for k, v in p.items()}
-    file_values = yaml.safe_load(Path(files[0]).read_text())['token_decoder']['ros__parameters']
-    with RosHarness() as ros:
-        proc = ros.start_node(node['executable'], params=params, params_files=files,
-                              node_args=['-r', f'__node:={node["name"]}'])
-        diag = ros.collect('/diagnostics', DiagnosticArray)
-        twist = ros.collect('/servo_node/delta_twist_cmds', TwistStamped)
-        ros.wait_for_subscribers('/robotok/action_tokens')
-        names = list(file_values) + ['start_enabled', 'tokenizer', 'profile_path']
-        got = ros.call(GetParameters, '/token_decoder/get_parameters',
-                       GetParameters.Request(names=names))
-        fields = {1: 'bool_value', 2: 'integer_value', 3: 'double_value', 4: 'string_value'}
-        values = {n: getattr(v, fields[v.type]) for n, v in zip(names, got.values)}
-        for key, want in file_values.items():
-            assert values[key] == want and type(values[key]) is type(want), key
-        assert values['start_enabled'] is False and values['tokenizer'] == 'uniform'
-        desc = ros.call(DescribeParameters, '/token_decoder/describe_parameters',
-                        DescribeParameters.Request(names=['n_bins', 'command_timeout']))
-        n_bins, timeout = desc.descriptors
-        assert n_bins.read_only and timeout.read_only and n_bins.description
-        bins_range = n_bins.integer_range[0]
-        assert (bins_range.from_value, bins_range.to_value) == (16, 4096)
-        assert timeout.floating_point_range[0].from_value > 0
-        change = ros.call(SetParameters, '/token_decoder/set_parameters', SetParameters.Request(
-            parameters=[Parameter('n_bins', value=64).to_parameter_msg()]))
-        assert not change.results[0].successful  # read-only: no live change of the bins
-        assert ros.wait_for(lambda: any(
-            a.status[0].hardware_id == 'franka_panda' for a in diag), 10)
-        # start_enabled false: tokens do nothing until a person enables.
-        ros.publish('/robotok/action_tokens', Int32MultiArray(data=[128] * 7))
-        assert ros.wait_for(lambda: any(
-            kv.key == 'ignored_disabled' and kv.value == '1'
-            for a in diag for kv in a.status[0].values), 10)
-        assert not twist
-        ros.call(SetBool, '/token_decoder/enable', SetBool.Request(data=True))
-        ros.publish('/robotok/action_tokens', Int32MultiArray(data=[128] * 7))
-        assert ros.wait_for(lambda: twist, 10), proc.describe()
-        assert twist[0].header.frame_id == 'panda_link0'
+def expected_twist(profile, tokenizer, ids):
+    """Return the twist DecoderCore makes of ``ids`` (decode, then the speed clamp)."""
+    cmd = DecoderCore(profile, tokenizer).on_tokens(ids, 0.0, [], 0)
+    return np.concatenate([cmd.linear, cmd.angular])
 
 
-def test_real_launch_description_builds():
-    if importlib.util.find_spec('launch_ros') is None:
-        pytest.skip('launch_ros is not installable from PyPI; install ROS 2 to run this part')
-    from launch import LaunchDescription
-    spec = importlib.util.spec_from_file_location('decoder_launch', LAUNCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert isinstance(module.generate_launch_description(), LaunchDescription)
+def check_one_command_then_ctrl_c(dec, profile, tokenizer, interrupts=1):
+    """Enable, one message -> one moving twist, watchdog zeros, Ctrl-C -> zero, exit 0."""
+    dec.enable()
+    ids = tokenizer.encode_chunk(np.atleast_2d(STEP[:profile.dim]))
+    dec.send(ids)
+    dec.twists(1)
+    t = dec.twist[0].twist
+    got = [t.linear.x, t.linear.y, t.linear.z, t.angular.x, t.angular.y, t.angular.z]
+    np.testing.assert_allclose(got, expected_twist(profile, tokenizer, ids), atol=1e-9)
+    assert not is_zero(dec.twist[0]) and dec.twist[0].header.frame_id == profile.frame_id
+    dec.twists(1 + FILE_PARAMS['stop_repeats'])  # the watchdog: zeros, then silence
+    assert all(is_zero(m) for m in dec.twist[1:])
+    before = len(dec.twist)
+    dec.launch.interrupt(times=interrupts)
+    assert dec.launch.wait(30) == 0, dec.launch.describe()
+    dec.ros.spin_for(0.3)  # the last zero may still be in flight after the exit
+    assert len(dec.twist) > before and is_zero(dec.twist[-1]), dec.launch.describe()
+    assert 'Traceback' not in dec.launch.output, dec.launch.output
+
+
+def check_parameters(dec, robot_name, tokenizer='uniform', tokenizer_path=''):
+    names = list(FILE_PARAMS) + ['robot', 'tokenizer', 'tokenizer_path', 'start_enabled',
+                                 'use_sim_time']
+    values = get_parameters(dec.ros, dec.node, names)
+    for key, want in FILE_PARAMS.items():
+        assert values[key] == want and type(values[key]) is type(want), key
+    assert values['robot'] == robot_name
+    assert values['tokenizer'] == tokenizer and values['tokenizer_path'] == tokenizer_path
+    assert values['start_enabled'] is False and values['use_sim_time'] is False
+
+
+def binning(kind, profile):
+    settings = {'openvla': {'n_bins': 256}}.get(kind, {'n_bins': 256, 'vocab_offset': 0})
+    return make_tokenizer(kind, profile, **settings)
+
+
+@pytest.mark.parametrize('release', releases())
+@pytest.mark.parametrize('args', [
+    {},
+    {'robot': 'widowx_250', 'namespace': 'arm1', 'tokenizer': 'openvla'},
+    {'robot': 'ur5e', 'tokenizer': 'rt1'},
+    {'robot': 'google_robot'},
+    {'robot': 'robosuite_panda_osc', 'namespace': 'sim/panda'},
+], ids=lambda a: '-'.join(f'{k}={v}' for k, v in a.items()) or 'defaults')
+def test_shipped_robots_and_stateless_tokenizers(ros, prefix, release, args):
+    dec = LaunchedDecoder(ros, prefix, release, args)
+    robot, kind = args.get('robot', 'franka_panda'), args.get('tokenizer', 'uniform')
+    check_parameters(dec, robot, kind)
+    profile = load_profile(robot)
+    check_one_command_then_ctrl_c(dec, profile, binning(kind, profile))
+
+
+@pytest.mark.parametrize('release', releases())
+@pytest.mark.parametrize('where', ['profile_path_env', 'file'])
+def test_robot_of_ones_own(ros, prefix, release, where, tmp_path):
+    (tmp_path / 'myarm.yaml').write_text(SEVEN_DOF_PROFILE.replace('name: test7', 'name: myarm'))
+    if where == 'file':
+        robot, env = str(tmp_path / 'myarm.yaml'), None
+    else:
+        robot, env = 'myarm', {'ROBOTOK_PROFILE_PATH': str(tmp_path)}
+    dec = LaunchedDecoder(ros, prefix, release, {'robot': robot}, env=env)
+    check_parameters(dec, robot)
+    profile = load_profile(tmp_path / 'myarm.yaml')
+    check_one_command_then_ctrl_c(dec, profile, binning('uniform', profile))
+
+
+LEARNED = {'quantile': {'n_bins': 256}, 'fast': {'horizon': 1, 'scale': 100, 'vocab': 400},
+           'vq': {'chunk_steps': 1, 'codebook_size': 16, 'levels': 2, 'code_dim': 4,
+                  'hidden': (16,), 'epochs': 2}}
+
+
+@pytest.mark.parametrize('release', releases())
+@pytest.mark.parametrize('kind', sorted(LEARNED))
+def test_saved_tokenizers(ros, prefix, release, kind, tmp_path):
+    if kind == 'vq':
+        pytest.importorskip('torch', reason='fitting a VQ tokenizer needs torch, absent here')
+    profile = load_profile('franka_panda')
+    episodes = generate_episodes(profile, n_episodes=4, seed=1)
+    tok = make_tokenizer(kind, profile, **LEARNED[kind]).fit(episodes)
+    tok.save(tmp_path / kind)
+    args = {'tokenizer': kind, 'tokenizer_path': str(tmp_path / kind)}
+    dec = LaunchedDecoder(ros, prefix, release, args)
+    check_parameters(dec, 'franka_panda', kind, str(tmp_path / kind))
+    check_one_command_then_ctrl_c(dec, profile, tok)
+
+
+@pytest.mark.parametrize('release', releases())
+def test_two_arms_in_two_namespaces(ros, prefix, release):
+    left = LaunchedDecoder(ros, prefix, release, {'robot': 'franka_panda', 'namespace': 'left'})
+    right = LaunchedDecoder(ros, prefix, release, {'robot': 'ur5e', 'namespace': 'right'})
+    for dec in (left, right):
+        dec.enable()
+    tok = binning('uniform', load_profile('franka_panda'))
+    left.send(tok.encode_chunk(STEP[None]))
+    left.twists(1)
+    assert left.twist[0].header.frame_id == load_profile('franka_panda').frame_id
+    ros.spin_for(0.3)
+    assert not right.twist  # the other arm heard nothing
+    right.send(tok.encode_chunk(STEP[None]))
+    right.twists(1)
+    assert right.twist[0].header.frame_id == load_profile('ur5e').frame_id
+    for dec in (left, right):
+        dec.launch.interrupt()
+        assert dec.launch.wait(30) == 0, dec.launch.describe()
+
+
+@pytest.mark.parametrize('release', releases())
+@pytest.mark.parametrize('how', ['double_ctrl_c', 'noninteractive'])
+def test_ctrl_c_twice_still_stops_cleanly(ros, prefix, release, how):
+    # noninteractive: launch forwards a SIGINT of its own, so the node gets two.
+    dec = LaunchedDecoder(ros, prefix, release, {}, noninteractive=how == 'noninteractive')
+    profile = load_profile('franka_panda')
+    check_one_command_then_ctrl_c(dec, profile, binning('uniform', profile),
+                                  interrupts=2 if how == 'double_ctrl_c' else 1)
+
+
+@pytest.mark.parametrize('release', other_releases())
+def test_loads_and_stops_on_the_other_launch_release(ros, prefix, release):
+    dec = LaunchedDecoder(ros, prefix, release, {'namespace': 'arm1'})
+    check_parameters(dec, 'franka_panda')
+    profile = load_profile('franka_panda')
+    check_one_command_then_ctrl_c(dec, profile, binning('uniform', profile))

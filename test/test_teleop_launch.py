@@ -1,152 +1,164 @@
 """
-launch/teleop_logging.launch.py: what it names exists, and the nodes run with what it passes.
+launch/teleop_logging.launch.py through the real LaunchService, as ``ros2 launch`` runs it.
 
-Read with the ``ast`` evaluator of test_decoder_launch (launch_ros is not on
-PyPI), extended with PythonExpression; the real launch API is used where it is
-installed.
+For each teleop source (spacenav, joy, pose), and in a namespace: both nodes
+come up with exactly the parameters the launch file means, listen on the
+device's topics, an operator's motion becomes tokens and an episode bag, and
+Ctrl-C (once, or twice in quick succession while recording) exits 0 and leaves
+a bag that reads without repair.
 """
 
-import importlib.util
 import json
 from pathlib import Path
 
-from geometry_msgs.msg import Twist
-import numpy as np
+from geometry_msgs.msg import PoseStamped, Twist
+from launch_support import get_parameters, LaunchProcess, missing_reason, other_releases, \
+    releases
 import pytest
-from rcl_interfaces.srv import GetParameters
 from robotok_ros.data.bags import read_bag
-from robotok_ros.profile_loader import load_profile
-from rosbags.rosbag2 import Reader
-from rosutil import executable, RosHarness
+from rosutil import RosHarness
 from sensor_msgs.msg import Joy
-from std_msgs.msg import Float64MultiArray, String
+from std_msgs.msg import Float64MultiArray, Int32MultiArray, String
 from std_srvs.srv import Trigger
-from test_decoder_launch import LaunchReader, REAL_API
+from workspace import install_space
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-LAUNCH = ROOT / 'launch' / 'teleop_logging.launch.py'
-API = dict(REAL_API, PythonExpression='launch.substitutions')
-NODES = ('teleop_tokenizer', 'episode_recorder')
+FILE_PARAMS = {k.split('/')[-1]: v['ros__parameters'] for k, v in yaml.safe_load(
+    (ROOT / 'config' / 'teleop.yaml').read_text()).items()}
+pytestmark = [pytest.mark.timeout(240),
+              pytest.mark.skipif(bool(missing_reason()), reason=missing_reason() or 'ok')]
+# Each device's topics, as the launch file remaps them (relative: inside the namespace).
+DEVICE_TOPICS = {'spacenav': ('spacenav/twist', 'spacenav/joy'), 'joy': ('cmd_vel', 'joy'),
+                 'pose': ('/robotok/operator_pose', 'joy')}
 
 
-class TeleopLaunchReader(LaunchReader):
-    """LaunchReader that also evaluates PythonExpression (no builtins available)."""
-
-    def call_PythonExpression(self, parts):
-        return eval(''.join(parts), {'__builtins__': {}})  # noqa: S307 - test-side, own file
-
-
-def launch(overrides=None):
-    """Return {executable: Node kwargs} of the launch file with ``overrides`` as arguments."""
-    return {n['executable']: n for n in TeleopLaunchReader(LAUNCH, overrides).nodes}
+@pytest.fixture(scope='module')
+def prefix():
+    """Return the package as colcon installs it."""
+    return install_space()
 
 
-def test_imports_match_the_real_launch_api():
-    reader = TeleopLaunchReader(LAUNCH)
-    assert reader.imports == {k: v for k, v in API.items() if k in reader.imports}
+@pytest.fixture
+def ros():
+    with RosHarness() as harness:
+        yield harness
 
 
-def test_every_named_executable_file_and_profile_exists():
-    reader = TeleopLaunchReader(LAUNCH)
-    assert set(reader.args) == {'robot', 'source', 'tokenizer', 'tokenizer_path', 'pose_topic',
-                                'output_dir', 'task', 'use_sim_time'}
-    nodes = launch()
-    assert set(nodes) == set(NODES)
-    setup = (ROOT / 'setup.py').read_text()
-    for name, node in nodes.items():
-        assert node['package'] == 'robotok_ros' and node['name'] == name
-        assert f"'{name} = " in setup and Path(executable(name)).exists()
-        files = [p for p in node['parameters'] if isinstance(p, str)]
-        assert files and all(Path(f).is_file() for f in files), files
-        params = {k: v for p in node['parameters'] if isinstance(p, dict) for k, v in p.items()}
-        assert load_profile(params['profile_path']).name == 'franka_panda'
-    other = launch({'robot': 'widowx_250'})['episode_recorder']['parameters'][1]
-    assert load_profile(other['profile_path']).name == 'widowx_250'
+def topic(ns, name):
+    return name if name.startswith('/') else f'{ns}/{name}'
 
 
-@pytest.mark.parametrize('source, twist, joy, mode', [
-    ('spacenav', 'spacenav/twist', 'spacenav/joy', 'twist'),
-    ('joy', 'cmd_vel', 'joy', 'twist'),
-    ('pose', 'cmd_vel', 'joy', 'pose')])
-def test_source_picks_topics_and_mode(source, twist, joy, mode):
-    nodes = launch({'source': source})
-    for node in nodes.values():     # both nodes see the same inputs
-        remaps = dict(node['remappings'])
-        assert remaps['teleop/twist'] == twist and remaps['joy'] == joy
-        assert remaps['teleop/pose'] == '/robotok/operator_pose'
-    assert nodes['teleop_tokenizer']['parameters'][2]['teleop_source'] == mode
+class LaunchedTeleop:
+    """teleop_logging.launch.py with ``args``, plus the test's end of its topics."""
 
+    def __init__(self, ros, prefix, release, args):
+        self.ros, self.args = ros, args
+        self.ns = '/' + args['namespace'] if args.get('namespace') else ''
+        self.source = args.get('source', 'spacenav')
+        self.launch = LaunchProcess(prefix, release, 'teleop_logging.launch.py', args)
+        ros.procs.append(self.launch)
+        self.status = ros.collect(f'{self.ns}/episode_recorder/status', String)
+        self.actions = ros.collect(f'{self.ns}/robotok/teleop_action', Float64MultiArray)
+        self.tokens = ros.collect(f'{self.ns}/robotok/teleop_tokens', Int32MultiArray)
+        self.input, self.joy = (topic(self.ns, t) for t in DEVICE_TOPICS[self.source])
+        # Both nodes listen to the device: the recorder stores the raw input too.
+        ros.wait_for_subscribers(self.input, count=2, timeout=30)
+        ros.wait_for_subscribers(self.joy, count=2)
 
-def test_parameter_file_keys_are_node_parameters():
-    config = yaml.safe_load((ROOT / 'config' / 'teleop.yaml').read_text())
-    assert set(config) == set(NODES)
-    common = (ROOT / 'robotok_ros' / 'nodes' / 'common.py').read_text()
-    for name, module in (('teleop_tokenizer', 'teleop_node'),
-                         ('episode_recorder', 'recorder_node')):
-        source = (ROOT / 'robotok_ros' / 'nodes' / f'{module}.py').read_text() + common
-        for key in config[name]['ros__parameters']:
-            assert f"'{key}'" in source, f'config/teleop.yaml sets undeclared {name}.{key}'
+    def trigger(self, service):
+        return self.ros.call(Trigger, f'{self.ns}/episode_recorder/{service}', Trigger.Request())
 
-
-def _start(ros, node, overrides):
-    files = [p for p in node['parameters'] if isinstance(p, str)]
-    params = {k: v for p in node['parameters'] if isinstance(p, dict) for k, v in p.items()}
-    params.update(overrides)
-    return ros.start_node(node['executable'], params=params, params_files=files,
-                          remaps=dict(node['remappings']),
-                          node_args=['-r', f'__node:={node["name"]}'])
-
-
-@pytest.mark.timeout(90)
-def test_nodes_run_with_exactly_the_launch_parameters(tmp_path):
-    nodes = launch({'source': 'spacenav', 'output_dir': str(tmp_path), 'task': 'wipe'})
-    file_values = yaml.safe_load((ROOT / 'config' / 'teleop.yaml').read_text())
-    with RosHarness() as ros:
-        teleop = _start(ros, nodes['teleop_tokenizer'], {})
-        _start(ros, nodes['episode_recorder'], {'flush_period': 0.1})
-        status = ros.collect('/episode_recorder/status', String)
-        actions = ros.collect('/robotok/teleop_action', Float64MultiArray)
-        names = list(file_values['teleop_tokenizer']['ros__parameters']) + ['teleop_source']
-        got = ros.call(GetParameters, '/teleop_tokenizer/get_parameters',
-                       GetParameters.Request(names=names))
-        fields = {1: 'bool_value', 2: 'integer_value', 3: 'double_value', 4: 'string_value',
-                  8: 'double_array_value'}
-        values = {n: getattr(v, fields[v.type]) for n, v in zip(names, got.values)}
-        for key, want in file_values['teleop_tokenizer']['ros__parameters'].items():
-            got_value = list(values[key]) if isinstance(want, list) else values[key]
-            assert got_value == want, key
-        assert values['teleop_source'] == 'twist'
-        ros.wait_for_subscribers('/spacenav/twist', count=2)
-        ros.wait_for_subscribers('/spacenav/joy', count=2)
-        assert ros.call(Trigger, '/episode_recorder/start_episode', Trigger.Request()).success
-        move = Twist()
-        move.linear.x = 0.5                 # x 0.2 scale = 0.1 m/s
-        n, first = 0, len(actions)      # teleop emits idle steps from its start: skip those
-        while sum(m.data[0] != 0 for m in actions[first:]) < 5:
-            ros.publish('/spacenav/twist', move)
-            ros.publish('/spacenav/joy', Joy(buttons=[0, 0]))
-            ros.spin_for(0.01)
+    def operate(self, moving_steps=5):
+        """Move the device until ``moving_steps`` non-zero teleop actions came out."""
+        first, n = len(self.actions), 0   # teleop emits idle steps from its start: skip those
+        while sum(m.data[0] != 0 for m in self.actions[first:]) < moving_steps:
+            if self.source == 'pose':
+                msg = PoseStamped()
+                msg.header.frame_id = 'panda_link0'
+                msg.pose.position.x = 0.3 + 0.001 * n
+                msg.pose.orientation.w = 1.0
+            else:
+                msg = Twist()
+                msg.linear.x = 0.5                 # x 0.2 scale = 0.1 m/s
+            self.ros.publish(self.input, msg)
+            self.ros.publish(self.joy, Joy(buttons=[0, 0]))
+            self.ros.spin_for(0.01)
             n += 1
-            assert n < 2000, teleop.describe()
-        reply = ros.call(Trigger, '/episode_recorder/stop_episode', Trigger.Request())
-        assert ros.wait_for(lambda: json.loads(status[-1].data)['episodes_closed'] == 1)
-    profile = load_profile('franka_panda')
-    ep = read_bag(reply.message)
+            assert n < 3000, self.launch.describe()
+
+    def recorded(self):
+        """Wait until the recorder reports every teleop action seen so far as written."""
+        seen, name = len(self.actions), f'{self.ns}/robotok/teleop_action'
+        assert self.ros.wait_for(lambda: self.status and json.loads(
+            self.status[-1].data)['counts'].get(name, 0) >= seen), self.launch.describe()
+
+    def closed(self, episodes):
+        return self.ros.wait_for(lambda: self.status and json.loads(
+            self.status[-1].data)['episodes_closed'] == episodes)
+
+
+def check_parameters(tel, tmp_path):
+    ros, ns = tel.ros, tel.ns
+    teleop = FILE_PARAMS['teleop_tokenizer']
+    values = get_parameters(ros, f'{ns}/teleop_tokenizer',
+                            list(teleop) + ['teleop_source', 'robot', 'tokenizer'])
+    for key, want in teleop.items():
+        assert values[key] == want, key
+    assert values['teleop_source'] == ('pose' if tel.source == 'pose' else 'twist')
+    assert values['robot'] == 'franka_panda' and values['tokenizer'] == 'uniform'
+    recorder = FILE_PARAMS['episode_recorder']
+    values = get_parameters(ros, f'{ns}/episode_recorder',
+                            list(recorder) + ['output_dir', 'task', 'robot'])
+    for key, want in recorder.items():
+        assert values[key] == want, key
+    assert values['output_dir'] == str(tmp_path) and values['task'] == 'wipe'
+
+
+@pytest.mark.parametrize('release', releases())
+@pytest.mark.parametrize('args', [{'source': 'spacenav'}, {'source': 'joy', 'namespace': 'arm1'},
+                                  {'source': 'pose'}],
+                         ids=lambda a: '-'.join(f'{k}={v}' for k, v in a.items()))
+def test_each_source_records_an_episode(ros, prefix, release, args, tmp_path):
+    tel = LaunchedTeleop(ros, prefix, release,
+                         dict(args, output_dir=str(tmp_path), task='wipe'))
+    check_parameters(tel, tmp_path)
+    start = tel.trigger('start_episode')
+    assert start.success, start.message
+    tel.operate()
+    assert tel.tokens
+    stop = tel.trigger('stop_episode')
+    assert stop.success and tel.closed(1), tel.launch.describe()
+    ep = read_bag(stop.message)
     assert ep.task == 'wipe' and ep.metadata['robot_profile']['name'] == 'franka_panda'
-    # 0.1 m/s / 15 Hz / 0.075 m per action unit, while the stream lasted (then idle: 0).
-    moving = ep.actions[ep.actions[:, 0] != 0, 0]
-    assert len(moving) and np.allclose(moving, 0.1 / profile.control_rate_hz / 0.075)
-    with Reader(reply.message) as reader:
-        counts = {c.topic: c.msgcount for c in reader.connections}
-    assert counts['/spacenav/twist'] > 0 and counts['/spacenav/joy'] > 0
+    assert (ep.actions[:, 0] != 0).sum() >= 5 and len(ep.token_messages)
+    tel.launch.interrupt()
+    assert tel.launch.wait(30) == 0, tel.launch.describe()
+    assert 'Traceback' not in tel.launch.output, tel.launch.output
 
 
-def test_real_launch_description_builds():
-    if importlib.util.find_spec('launch_ros') is None:
-        pytest.skip('launch_ros is not installable from PyPI; install ROS 2 to run this part')
-    from launch import LaunchDescription
-    spec = importlib.util.spec_from_file_location('teleop_launch', LAUNCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert isinstance(module.generate_launch_description(), LaunchDescription)
+@pytest.mark.parametrize('release', releases())
+@pytest.mark.parametrize('interrupts', [1, 2])
+def test_ctrl_c_while_recording_leaves_a_readable_bag(ros, prefix, release, interrupts,
+                                                      tmp_path):
+    tel = LaunchedTeleop(ros, prefix, release, {'output_dir': str(tmp_path), 'task': 'wipe'})
+    bag = tel.trigger('start_episode').message
+    tel.operate()
+    tel.recorded()  # what is still in flight at Ctrl-C is not the point here
+    tel.launch.interrupt(times=interrupts)
+    assert tel.launch.wait(30) == 0, tel.launch.describe()
+    assert 'Traceback' not in tel.launch.output, tel.launch.output
+    ep = read_bag(bag)  # no `robotok repair-bag`: the shutdown closed it
+    assert (ep.actions[:, 0] != 0).sum() >= 5 and ep.task == 'wipe'
+
+
+@pytest.mark.parametrize('release', other_releases())
+def test_loads_and_records_on_the_other_launch_release(ros, prefix, release, tmp_path):
+    tel = LaunchedTeleop(ros, prefix, release, {'output_dir': str(tmp_path), 'task': 'wipe'})
+    check_parameters(tel, tmp_path)
+    bag = tel.trigger('start_episode').message
+    tel.operate()
+    tel.recorded()
+    tel.launch.interrupt()
+    assert tel.launch.wait(30) == 0, tel.launch.describe()
+    assert (read_bag(bag).actions[:, 0] != 0).sum() >= 5

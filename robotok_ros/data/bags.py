@@ -83,6 +83,14 @@ def _label(msg):
     return parse_step_label(dims[0].label) if dims else None
 
 
+def in_namespace(topics, name):
+    """Return ``name`` or the one topic ``/<namespace>/name`` of ``topics`` (a namespaced arm)."""
+    if name in topics:
+        return name
+    found = [t for t in topics if t.endswith('/' + name.lstrip('/'))]
+    return found[0] if len(found) == 1 else name
+
+
 def read_bag(path, action_topic=ACTION_TOPIC, tokens_topic=TOKENS_TOPIC):
     """Read one episode bag into a BagEpisode; any problem is a DataError naming the bag."""
     from rosbags.rosbag2 import Reader
@@ -96,6 +104,8 @@ def read_bag(path, action_topic=ACTION_TOPIC, tokens_topic=TOKENS_TOPIC):
     try:
         with Reader(path) as reader:
             topics = {c.topic for c in reader.connections}
+            action_topic = in_namespace(topics, action_topic)
+            tokens_topic = in_namespace(topics, tokens_topic)
             if action_topic not in topics:
                 raise DataError(f'{path}: no topic {action_topic} (topics: {sorted(topics)})')
             for conn, t_ns, raw in reader.messages():

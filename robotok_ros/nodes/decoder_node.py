@@ -3,7 +3,9 @@ token_decoder: policy action tokens -> MoveIt Servo twists (or pose targets) and
 
 A thin rclpy shell over ``decoder_core.DecoderCore``; every topic is remappable
 and the defaults connect to MoveIt Servo (``command_in_type: speed_units``) and
-a ros2_control forward gripper controller with no remapping.
+a ros2_control forward gripper controller with no remapping.  Topic names are
+relative (``/diagnostics`` aside), so a node started in a namespace (one decoder
+per arm) talks to that arm's Servo and controllers.
 """
 
 from array import array
@@ -73,23 +75,23 @@ class TokenDecoder(Node):
         self.frame = self.profile.frame_id
         self.pose = None
         if self.mode == 'pose':
-            self.pose_pub = self.create_publisher(PoseStamped, '/servo_node/pose_target_cmds',
+            self.pose_pub = self.create_publisher(PoseStamped, 'servo_node/pose_target_cmds',
                                                   QOS)
-            self.create_subscription(PoseStamped, '/robotok/ee_pose', self.on_pose, QOS)
+            self.create_subscription(PoseStamped, 'robotok/ee_pose', self.on_pose, QOS)
         else:
-            self.twist_pub = self.create_publisher(TwistStamped, '/servo_node/delta_twist_cmds',
+            self.twist_pub = self.create_publisher(TwistStamped, 'servo_node/delta_twist_cmds',
                                                    QOS)
         # The twist/pose publisher and the token subscription keep rclpy's default QoS event
         # handlers (they warn about an incompatible peer); each handler is one more entity
         # the executor polls per message, so the secondary outputs go without.
         quiet = quiet_events()
-        self.grip_pub = self.create_publisher(Float64MultiArray, '/gripper_controller/commands',
+        self.grip_pub = self.create_publisher(Float64MultiArray, 'gripper_controller/commands',
                                               QOS, event_callbacks=quiet)
-        self.action_pub = self.create_publisher(Float64MultiArray, '/robotok/decoded_action',
+        self.action_pub = self.create_publisher(Float64MultiArray, 'robotok/decoded_action',
                                                 QOS, event_callbacks=quiet)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10,
                                               event_callbacks=quiet)
-        self.create_subscription(Int32MultiArray, '/robotok/action_tokens', self.on_tokens,
+        self.create_subscription(Int32MultiArray, 'robotok/action_tokens', self.on_tokens,
                                  TOKEN_QOS)
         self.create_service(SetBool, '~/enable', self.on_enable)
         # Every timer is one more entity the executor polls per message, so: the playout timer
@@ -190,7 +192,7 @@ class TokenDecoder(Node):
         if self.mode == 'twist':
             self.twist_pub.publish(self._twist(cmd.linear, cmd.angular, now))
         elif self.pose is None:
-            self._warn('no pose received on /robotok/ee_pose yet: pose target not sent')
+            self._warn('no pose received on robotok/ee_pose yet: pose target not sent')
         else:
             self._publish_pose(cmd.linear, cmd.angular, now)
         # Messages are reused: publish() serializes at once, and construction is most of

@@ -77,7 +77,9 @@ class EpisodeRecorder(Node):
         depth = declare(self, 'qos_depth', 0, 'History depth of every subscription; 0 keeps '
                         'all (a reliable publisher then waits for the recorder rather than '
                         'overwrite what it has not taken yet).', int_range=(0, 100000))
-        topics = {TOKENS_TOPIC: TOKENS_TYPE, ACTION_TOPIC: ACTION_TYPE}
+        # Subscribed relative, so a recorder in a namespace records that arm's teleop topics;
+        # the bag stores resolved names (read_bag finds '/<ns>/robotok/...' too).
+        topics = {TOKENS_TOPIC.lstrip('/'): TOKENS_TYPE, ACTION_TOPIC.lstrip('/'): ACTION_TYPE}
         topics.update(parse_raw_topics([e for e in raw if e]))
         qos = QoSProfile(depth=depth or 1, reliability=ReliabilityPolicy.RELIABLE,
                          history=HistoryPolicy.KEEP_LAST if depth else HistoryPolicy.KEEP_ALL)

@@ -26,8 +26,9 @@ from sensor_msgs.msg import JointState, Joy
 from std_msgs.msg import Float64, Float64MultiArray, Int32MultiArray, MultiArrayDimension
 
 NAME = 'teleop_tokenizer'
-TOKENS_TOPIC = '/robotok/teleop_tokens'
-ACTION_TOPIC = '/robotok/teleop_action'
+# Relative: in a namespace (one arm of several) they are that arm's topics.
+TOKENS_TOPIC = 'robotok/teleop_tokens'
+ACTION_TOPIC = 'robotok/teleop_action'
 
 
 def declare_teleop_config(node):
