@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from conftest import data_dir
+from conftest import data_dir, HAVE_TORCH
 import numpy as np
 import pytest
 from robotok_ros.analysis import chunk_metrics, compare, parse_spec, parse_specs
@@ -15,6 +15,9 @@ from robotok_ros.tokenizers.binning import UniformTokenizer
 
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 TINY_VQ = 'vq:K=4:C=16:R=2:epochs=2:stride=2'
+# One comparison of every kind; VQ trains with torch, so it joins only where torch is installed.
+COMPARED = ['uniform:256,rt1:256,quantile:256,openvla', 'fast:H=10:scale=10'] + (
+    [TINY_VQ] if HAVE_TORCH else [])
 
 
 @pytest.fixture(scope='module')
@@ -30,8 +33,7 @@ def split(franka):
 
 @pytest.fixture(scope='module')
 def results(franka, split):
-    specs = parse_specs(['uniform:256,rt1:256,quantile:256,openvla', 'fast:H=10:scale=10',
-                         TINY_VQ])
+    specs = parse_specs(COMPARED)
     return {r['label']: r for r in compare(specs, *split, franka)}
 
 
@@ -58,7 +60,7 @@ def test_fast_spends_fewer_tokens_per_second_than_uniform(results):
 
 
 def test_no_tokenizer_fails_to_decode_and_errors_are_physical(results, franka):
-    assert len(results) == 6
+    assert len(results) == len(parse_specs(COMPARED))
     for label, r in results.items():
         assert r['decode_failures'] == 0, label
         assert r['chunks'] > 0 and 0 < r['vocab_used'] <= 1, label
@@ -67,6 +69,7 @@ def test_no_tokenizer_fails_to_decode_and_errors_are_physical(results, franka):
         assert all(np.isfinite(v) for v in r['max_abs_error_physical'].values()), label
 
 
+@pytest.mark.torch
 def test_vq_codebook_use_is_a_fraction_with_a_perplexity(results):
     r = results[TINY_VQ]
     assert len(r['codebook_used']) == 2 and len(r['codebook_perplexity']) == 2
@@ -115,6 +118,7 @@ def test_spec_aliases_and_errors_name_the_item(franka):
         parse_spec('fast:H=0').build(franka)
 
 
+@pytest.mark.torch
 def test_cli_writes_table_png_and_json(tmp_path, capsys):
     saved = UniformTokenizer('franka_panda', n_bins=64).save(tmp_path / 'u64')
     png, js = tmp_path / 'out' / 'rd.png', tmp_path / 'rd.json'
@@ -154,6 +158,7 @@ def test_cli_bad_spec_is_one_line_naming_it(capsys):
     assert err.count('\n') == 1 and "'fast:H=10:x=2'" in err and 'Traceback' not in err
 
 
+@pytest.mark.torch
 def test_real_robosuite_fit_three_tasks_measure_nut_assembly():
     folder = Path(data_dir()) / 'robosuite'
     if not (folder / 'nut-assembly_panda.hdf5').is_file():

@@ -305,7 +305,8 @@ CHUNK_TOKENIZERS = {
 }
 
 
-@pytest.mark.parametrize('kind', sorted(CHUNK_TOKENIZERS))
+# Fitting VQ needs torch.
+@pytest.mark.parametrize('kind', ['fast', pytest.param('vq', marks=pytest.mark.torch)])
 def test_learned_chunk_tokenizer_plugs_in_from_tokenizer_path(ros, profile_path, tmp_path, kind):
     profile = load_profile(profile_path)
     rng = np.random.default_rng(0)

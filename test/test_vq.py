@@ -5,6 +5,7 @@ from pathlib import Path
 import subprocess
 import sys
 
+from conftest import HAVE_TORCH
 import numpy as np
 import pytest
 from robotok_ros.errors import ConfigError, InvalidTokenError, TokenizerStateError
@@ -22,6 +23,9 @@ HIGHS = -LOWS + np.array([0, 0, 0, 0, 0, 0, 1.0])
 @pytest.fixture(scope='module', autouse=True)
 def one_thread():
     """Keep torch on one thread: the machine is shared, and results depend on thread count."""
+    if not HAVE_TORCH:
+        yield  # the tests that train skip (``torch`` mark); the rest need no torch
+        return
     import torch
     before = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -61,6 +65,7 @@ def fitted(profile7, episodes):
     return VQTokenizer(profile7, levels=2, vocab_offset=1000, **TINY).fit(episodes)
 
 
+@pytest.mark.torch
 def test_importing_vq_does_not_import_torch(tmp_path, fitted):
     fitted.save(tmp_path / 'tok')
     code = ('import sys\n'
@@ -76,6 +81,7 @@ def test_importing_vq_does_not_import_torch(tmp_path, fitted):
     assert out.stdout.strip() == '[]'
 
 
+@pytest.mark.torch
 def test_training_lowers_the_loss(fitted):
     first, last = fitted.history[0], fitted.history[-1]
     assert len(fitted.history) == TINY['epochs']
@@ -83,6 +89,7 @@ def test_training_lowers_the_loss(fitted):
     assert last['recon'] < 0.5 * first['recon']
 
 
+@pytest.mark.torch
 def test_dead_code_reset_raises_utilisation(profile7, episodes):
     kw = dict(TINY, codebook_size=64)
     plain = VQTokenizer(profile7, dead_code_threshold=0.0, **kw).fit(episodes)
@@ -93,6 +100,7 @@ def test_dead_code_reset_raises_utilisation(profile7, episodes):
     assert used_reset > used_plain + 0.2
 
 
+@pytest.mark.torch
 def test_second_level_refines_reconstruction(profile7, episodes):
     one = VQTokenizer(profile7, levels=1, **TINY).fit(episodes).evaluate(episodes)
     two = VQTokenizer(profile7, levels=2, **TINY).fit(episodes).evaluate(episodes)
@@ -100,6 +108,7 @@ def test_second_level_refines_reconstruction(profile7, episodes):
     assert two['tokens_per_chunk'] == 2 and len(two['used']) == 2
 
 
+@pytest.mark.torch
 def test_same_seed_same_model_other_seed_other_model(profile7, episodes, fitted):
     again = VQTokenizer(profile7, levels=2, vocab_offset=1000, **TINY).fit(episodes)
     for name, arr in fitted.state_arrays().items():
@@ -109,6 +118,7 @@ def test_same_seed_same_model_other_seed_other_model(profile7, episodes, fitted)
                               fitted.state_arrays()['codebooks'])
 
 
+@pytest.mark.torch
 def test_layout_and_shapes(fitted, episodes):
     assert fitted.vocab_size == 32 and fitted.id_range == (1000, 1031)
     assert fitted.chunk_steps == K and fitted.tokens_per_step is None
@@ -129,6 +139,7 @@ def test_layout_and_shapes(fitted, episodes):
     assert (decoded >= fitted.profile.lows).all() and (decoded <= fitted.profile.highs).all()
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize('ids, match', [
     ([1000], 'exactly 2'), ([1000, 1016, 1017], 'exactly 2'),
     ([1016, 1016], r'position \(0,\).*level 0'), ([1000, 1015], r'\[1016, 1031\].*level 1'),
@@ -138,6 +149,7 @@ def test_bad_ids_are_rejected(fitted, ids, match):
         fitted.decode_chunk(np.array(ids))
 
 
+@pytest.mark.torch
 def test_bad_chunks_are_rejected(fitted):
     with pytest.raises(InvalidTokenError, match=r'\(4, 7\)'):
         fitted.encode_chunk(np.zeros((K + 1, 7)))
@@ -149,6 +161,7 @@ def test_bad_chunks_are_rejected(fitted):
         fitted.encode_chunk(bad)
 
 
+@pytest.mark.torch
 def test_out_of_range_actions_clip_and_are_counted(fitted):
     chunk = np.zeros((K, 7))
     chunk[1, 0] = 5.0
@@ -175,6 +188,7 @@ def test_bad_settings_are_config_errors(profile7, bad, match):
         make_tokenizer('vq', profile7, **bad)
 
 
+@pytest.mark.torch
 def test_save_load_gives_identical_codes_and_decodes(tmp_path, fitted, episodes):
     fitted.save(tmp_path / 'tok')
     loaded = load_tokenizer(tmp_path / 'tok')
@@ -194,6 +208,7 @@ def _rewrite(path, change):
     save_file(arrays, str(path))
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize('tamper, match', [
     (lambda p: p.write_bytes(p.read_bytes()[:len(p.read_bytes()) // 2]), 'not a readable'),
     (lambda p: p.write_text('encoder: [1, 2, 3]\n'), 'not a readable'),
@@ -213,6 +228,7 @@ def test_tampered_state_is_a_clear_error(tmp_path, fitted, tamper, match):
     assert str(folder) in str(info.value)
 
 
+@pytest.mark.torch
 def test_settings_that_change_shapes_are_caught_on_load(tmp_path, fitted):
     import yaml
     folder = fitted.save(tmp_path / 'tok')
@@ -238,6 +254,7 @@ def test_chunking_drops_short_tails_and_rejects_too_short_data():
         chunk_episodes([np.zeros((3, 7))], 4, 7)
 
 
+@pytest.mark.torch
 def test_cli_train_vq_splits_by_episode_and_saves_metrics(tmp_path, profile7, capsys):
     import json
     from robotok_ros.cli.main import main
@@ -277,6 +294,7 @@ def test_cli_train_vq_user_errors_are_one_line(tmp_path, profile7, capsys):
     assert 'none.npz' in capsys.readouterr().err
 
 
+@pytest.mark.torch
 def test_values_at_the_fitted_range_ends_are_not_clips(fitted, episodes):
     chunk = np.zeros((K, 7))
     chunk[0], chunk[1] = fitted.profile.lows, fitted.profile.highs
@@ -286,6 +304,7 @@ def test_values_at_the_fitted_range_ends_are_not_clips(fitted, episodes):
     assert fitted.last_clip_counts.sum() == 0
 
 
+@pytest.mark.torch
 def test_codebook_loss_mode_trains_the_codebook_by_gradient(profile7, episodes, fitted):
     seen = []
     tok = VQTokenizer(profile7, codebook_update='loss', **TINY).fit(
@@ -296,6 +315,7 @@ def test_codebook_loss_mode_trains_the_codebook_by_gradient(profile7, episodes, 
     assert all(r['codebook'] == 0 for r in fitted.history)
 
 
+@pytest.mark.torch
 def test_evaluate_every_window_samples_more_chunks(fitted, episodes):
     back_to_back = fitted.evaluate(episodes)
     every = fitted.evaluate(episodes, stride=1)
@@ -303,6 +323,7 @@ def test_evaluate_every_window_samples_more_chunks(fitted, episodes):
     assert every['used'][0] >= back_to_back['used'][0]
 
 
+@pytest.mark.torch
 def test_real_bridge_data_fit_on_20_measure_on_5():
     from conftest import data_dir
     from robotok_ros.cli.common import split_episodes
@@ -329,6 +350,7 @@ def test_real_bridge_data_fit_on_20_measure_on_5():
     assert (decoded >= tok.profile.lows).all() and (decoded <= tok.profile.highs).all()
 
 
+@pytest.mark.torch
 def test_any_valid_ids_decode_to_a_safe_chunk(fitted):
     rng = np.random.default_rng(7)
     ids = rng.integers(0, 16, (10000, 2)) + np.array([1000, 1016])
