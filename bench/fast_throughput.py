@@ -17,7 +17,7 @@ import numpy as np
 from robotok_ros.data.synthetic import generate_episodes
 from robotok_ros.profile_loader import load_profile
 from robotok_ros.tokenizers import make_tokenizer
-from robotok_ros.tokenizers.fast import sliding_chunks
+from robotok_ros.tokenizers.chunking import sliding_chunks
 
 from timing import best_rate  # noqa: I100 - bench/ helper beside this script
 
@@ -26,7 +26,7 @@ def main():
     """Fit, time, print a table and the JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--robot', default='franka_panda', help='robot profile')
-    parser.add_argument('--horizon', type=int, default=10, help='chunk length H')
+    parser.add_argument('--chunk-steps', type=int, default=10, help='chunk length H')
     parser.add_argument('--chunks', type=int, default=20000, help='chunks timed in a batch')
     parser.add_argument('--single', type=int, default=2000, help='chunks timed one by one')
     parser.add_argument('--repeats', type=int, default=3, help='best of this many runs')
@@ -34,8 +34,8 @@ def main():
 
     profile = load_profile(args.robot)
     episodes = generate_episodes(profile, n_episodes=120, seed=0)
-    fast = make_tokenizer('fast', profile, horizon=args.horizon).fit(episodes[:80])
-    pool = sliding_chunks(episodes[80:], args.horizon, stride=1)
+    fast = make_tokenizer('fast', profile, chunk_steps=args.chunk_steps).fit(episodes[:80])
+    pool = sliding_chunks(episodes[80:], args.chunk_steps, stride=1)
     chunks = pool[np.random.default_rng(0).integers(0, len(pool), args.chunks)]
     uniform = make_tokenizer('uniform', profile)
 
@@ -60,11 +60,11 @@ def main():
     rates['uniform_chunks_per_s'] = 1 / (1 / rates['uniform_encode_chunks_per_s']
                                          + 1 / rates['uniform_decode_chunks_per_s'])
     result = {key: round(value, 1) for key, value in rates.items()}
-    result.update(horizon=args.horizon, dim=profile.dim, robot=profile.name,
+    result.update(chunk_steps=args.chunk_steps, dim=profile.dim, robot=profile.name,
                   fast_vocab_size=fast.vocab_size,
                   fast_tokens_per_chunk=round(float(np.mean([len(i) for i in ids])), 2),
-                  uniform_tokens_per_chunk=args.horizon * profile.dim)
-    print(f'{args.chunks} chunks of {args.horizon} x {profile.dim} ({profile.name})')
+                  uniform_tokens_per_chunk=args.chunk_steps * profile.dim)
+    print(f'{args.chunks} chunks of {args.chunk_steps} x {profile.dim} ({profile.name})')
     for key, value in rates.items():
         print(f'  {key:34s} {value:14,.0f}')
     print(json.dumps(result))

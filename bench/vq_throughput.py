@@ -22,7 +22,7 @@ import numpy as np
 from robotok_ros.data.synthetic import generate_episodes
 from robotok_ros.profile_loader import load_profile
 from robotok_ros.tokenizers import make_tokenizer
-from robotok_ros.tokenizers.vq import chunk_episodes
+from robotok_ros.tokenizers.chunking import chunk_episodes
 
 from timing import best_rate  # noqa: I100 - bench/ helper beside this script
 
@@ -31,7 +31,7 @@ def main():
     """Train briefly, time, print a table and the JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--robot', default='franka_panda', help='robot profile')
-    parser.add_argument('--chunk', type=int, default=8, help='chunk length K')
+    parser.add_argument('--chunk-steps', type=int, default=8, help='chunk length K')
     parser.add_argument('--codebook', type=int, default=256, help='codes per level C')
     parser.add_argument('--levels', type=int, default=1, help='residual levels R')
     parser.add_argument('--epochs', type=int, default=3, help='training epochs (speed only)')
@@ -50,9 +50,9 @@ def main():
     torch.set_num_threads(1)
     profile = load_profile(args.robot)
     episodes = generate_episodes(profile, n_episodes=60, seed=0)
-    vq = make_tokenizer('vq', profile, chunk_steps=args.chunk, codebook_size=args.codebook,
+    vq = make_tokenizer('vq', profile, chunk_steps=args.chunk_steps, codebook_size=args.codebook,
                         levels=args.levels, epochs=args.epochs).fit(episodes[:40])
-    pool = chunk_episodes(episodes[40:], args.chunk, profile.dim, stride=1)
+    pool = chunk_episodes(episodes[40:], args.chunk_steps, profile.dim, stride=1)
     chunks = pool[np.random.default_rng(0).integers(0, len(pool), args.chunks)]
     uniform = make_tokenizer('uniform', profile)
 
@@ -74,15 +74,15 @@ def main():
     }
     err = vq.decode(ids) - chunks
     result = {key: round(value, 1) for key, value in rates.items()}
-    result.update(vq_chunks_per_s=result['vq_encode_chunks_per_s'], chunk=args.chunk,
+    result.update(vq_chunks_per_s=result['vq_encode_chunks_per_s'], chunk=args.chunk_steps,
                   dim=profile.dim, robot=profile.name, codebook=args.codebook,
                   levels=args.levels, vq_tokens_per_chunk=args.levels,
-                  uniform_tokens_per_chunk=args.chunk * profile.dim,
+                  uniform_tokens_per_chunk=args.chunk_steps * profile.dim,
                   vq_rmse_action_units=round(float(np.sqrt((err ** 2).mean())), 5),
                   cpu_count=os.cpu_count(), blas_threads=args.blas_threads,
                   goal_chunks_per_s=100000,
                   goal_met=result['vq_encode_chunks_per_s'] >= 100000)
-    print(f'{args.chunks} chunks of {args.chunk} x {profile.dim} ({profile.name}); vq '
+    print(f'{args.chunks} chunks of {args.chunk_steps} x {profile.dim} ({profile.name}); vq '
           f'{args.levels} x {args.codebook} codes, {args.epochs} training epochs, '
           f'{args.blas_threads} BLAS thread(s)')
     for key, value in rates.items():

@@ -22,29 +22,10 @@ import numpy as np
 from robotok_ros.errors import ConfigError, RobotokError
 from robotok_ros.fitting import fit_ranges
 from robotok_ros.robot_profile import LINEAR_NAMES
-from robotok_ros.tokenizers import KINDS, make_tokenizer
+from robotok_ros.tokenizers.registry import kinds, make_tokenizer, tokenizer_class
 
 DEFAULT_SPECS = ('uniform:256', 'uniform:256:ranges=profile', 'quantile:256', 'openvla',
                  'fast:H=10:scale=10', 'fast:H=10:scale=40', 'vq:K=8:C=64:R=2')
-# Short names a spec may use for the constructor settings.
-ALIASES = {'N': 'n_bins', 'bins': 'n_bins', 'H': 'horizon', 'V': 'vocab', 'K': 'chunk_steps',
-           'C': 'codebook_size', 'R': 'levels', 'lr': 'learning_rate',
-           'reset': 'dead_code_threshold'}
-SETTINGS = {
-    'uniform': ('n_bins', 'layout', 'ranges'),
-    'rt1': ('n_bins', 'layout', 'ranges'),
-    'quantile': ('n_bins', 'layout'),
-    'openvla': ('n_bins', 'ranges'),
-    'fast': ('horizon', 'scale', 'vocab', 'coeff_clip', 'normalization', 'norm_clip', 'ranges'),
-    'vq': ('chunk_steps', 'codebook_size', 'levels', 'code_dim', 'epochs', 'batch_size',
-           'learning_rate', 'stride', 'seed', 'dead_code_threshold', 'kmeans_init', 'ranges'),
-}
-# Where a tokenizer takes its normalisation ranges unless the spec says ``ranges=``: what its
-# own ``fit`` does (FAST keeps the profile's, as `robotok train-bpe` without --fit-ranges).
-NATIVE_RANGES = {'uniform': 'data', 'rt1': 'data', 'quantile': 'data', 'openvla': 'data',
-                 'fast': 'profile', 'vq': 'data'}
-# Few epochs: a comparison, not a training run (`robotok train-vq` trains properly).
-ANALYZE_DEFAULTS = {'vq': {'epochs': 10}}
 BATCH = 2048
 
 
@@ -57,6 +38,11 @@ def _value(text):
     return {'true': True, 'false': False, 'none': None}.get(text.lower(), text)
 
 
+def _allowed(cls):
+    """Return the spec keys of a tokenizer class: its settings (and ``ranges`` if a choice)."""
+    return cls.settings_class.names() + (['ranges'] if cls.capabilities.ranges_choice else [])
+
+
 @dataclass(frozen=True)
 class TokenizerSpec:
     """One configuration to compare: ``label`` as the user wrote it, kind and settings."""
@@ -67,19 +53,29 @@ class TokenizerSpec:
     ranges: str = 'data'
 
     def __post_init__(self):
-        if self.kind not in SETTINGS:
+        if self.kind not in kinds():
             raise ConfigError(f'--tokenizers item {self.label!r}: unknown kind {self.kind!r} '
-                              f'(one of {", ".join(SETTINGS)})')
+                              f'(one of {", ".join(kinds())})')
         if self.ranges not in ('data', 'profile'):
             raise ConfigError(f'--tokenizers item {self.label!r}: ranges must be data or '
                               f'profile, got {self.ranges!r}')
+        try:  # settings errors before any fitting starts
+            tokenizer_class(self.kind).settings_class.from_mapping(self.settings, 'settings')
+        except ConfigError as exc:
+            raise ConfigError(f'--tokenizers item {self.label!r}: {exc}') from None
+
+    @property
+    def capabilities(self):
+        """Return the capabilities of the spec's tokenizer class."""
+        return tokenizer_class(self.kind).capabilities
 
     def build(self, profile, train=None):
-        """Return an unfitted tokenizer for ``profile``; ``train`` gives FAST its ranges."""
+        """Return an unfitted tokenizer; ``ranges=data`` takes the ranges from ``train``."""
         settings = dict(self.settings)
-        if self.kind == 'vq':
+        cls = tokenizer_class(self.kind)
+        if 'fit_ranges' in cls.settings_class.names():
             settings['fit_ranges'] = self.ranges == 'data'
-        if self.kind == 'fast' and self.ranges == 'data' and train is not None:
+        elif self.ranges == 'data' and train is not None and cls.capabilities.ranges_choice:
             profile = fit_ranges(train, profile)
         try:
             return make_tokenizer(self.kind, profile, **settings)
@@ -91,16 +87,19 @@ def parse_spec(item):
     """
     Parse ``kind[:N][:key=value...]`` (e.g. ``fast:H=10:scale=10``) into a TokenizerSpec.
 
-    A bare number after a binning kind is its bin count.  Errors name the item.
+    Keys are the kind's settings (or their short aliases: ``N`` bins, ``H``/``K``
+    chunk_steps, ...) and ``ranges``; a bare number is the bin count of a kind
+    that has ``n_bins``.  Errors name the item.
     """
     label = item.strip()
     kind, *parts = label.split(':')
-    if kind not in SETTINGS:
+    if kind not in kinds():
         raise ConfigError(f'--tokenizers item {label!r}: unknown kind {kind!r} '
-                          f'(one of {", ".join(k for k in KINDS if k in SETTINGS)})')
-    allowed = SETTINGS[kind]
-    settings = dict(ANALYZE_DEFAULTS.get(kind, {}))
-    ranges = NATIVE_RANGES[kind]
+                          f'(one of {", ".join(kinds())})')
+    cls = tokenizer_class(kind)
+    allowed, aliases = _allowed(cls), cls.settings_class.aliases()
+    settings = dict(cls.analysis_defaults)
+    ranges = cls.capabilities.default_ranges
     for part in parts:
         key, sep, text = part.partition('=')
         if not sep:
@@ -108,9 +107,11 @@ def parse_spec(item):
             if 'n_bins' not in allowed or not part.isdigit():
                 raise ConfigError(f'--tokenizers item {label!r}: {part!r} is not key=value'
                                   + (' or a bin count' if 'n_bins' in allowed else ''))
-        name = ALIASES.get(key.strip(), key.strip())
+        name = aliases.get(key.strip(), key.strip())
         if name not in allowed:
-            short = {v: k for k, v in ALIASES.items() if len(k) == 1}
+            short = {}
+            for alias, full in aliases.items():
+                short.setdefault(full, alias)
             names = ', '.join(f'{short[n]}/{n}' if n in short else n for n in allowed)
             raise ConfigError(f'--tokenizers item {label!r}: unknown setting {key!r} for '
                               f'{kind} (one of {names})')
@@ -178,18 +179,18 @@ def chunk_metrics(tok, episodes, progress=False):
     its last action.  Decode failures are chunks whose decode raised or did not
     give a finite ``(steps, D)`` array; they are left out of the errors.
     """
-    from robotok_ros.tokenizers.fast import sliding_chunks
+    from robotok_ros.tokenizers.chunking import sliding_chunks
     from tqdm import tqdm
     steps, dims, profile = tok.chunk_steps, tok.dim, tok.profile
     chunks = sliding_chunks(episodes, steps, stride=steps)
-    n, per_step = len(chunks), tok.tokens_per_step is not None
+    n, per_step = len(chunks), tok.capabilities.per_step
     lengths, sq_err = np.zeros(n, dtype=np.int64), np.zeros(dims)
     max_err, failures, seen = np.zeros(dims), 0, set()
     clips = np.zeros(dims, np.int64)
     coeff_clips = np.zeros(dims, np.int64) if hasattr(tok, 'last_coeff_clip_counts') else None
     fixes0 = getattr(tok, 'length_fixes', 0)
-    levels = [] if tok.kind != 'vq' else [np.zeros(tok.codebook_size, np.int64)
-                                          for _ in range(tok.levels)]
+    shape = tok.codebook_shape()  # (levels, codes) of a codebook tokenizer
+    levels = [] if shape is None else [np.zeros(shape[1], np.int64) for _ in range(shape[0])]
     for start in tqdm(range(0, n, BATCH), desc='measure', unit='batch', disable=not progress):
         batch = chunks[start:start + BATCH]
         ids = tok.encode(batch)
@@ -204,7 +205,7 @@ def chunk_metrics(tok, episodes, progress=False):
             seen.update(np.unique(np.concatenate(ids)).tolist())
         for level, counts in enumerate(levels):
             counts += np.bincount(np.asarray(ids)[:, level] - tok.vocab_offset
-                                  - level * tok.codebook_size, minlength=tok.codebook_size)
+                                  - level * len(counts), minlength=len(counts))
         out, failed = (_decode_batch if per_step else _decode_each)(tok, ids, batch)
         failures += int(failed.sum())
         err = np.abs(out - batch)[~failed].reshape(-1, dims)
@@ -216,7 +217,7 @@ def chunk_metrics(tok, episodes, progress=False):
     names, scales = list(profile.names), profile.scales
     units = [f'{d.name} [{d.unit or "-"}]' for d in profile.dimensions]
     m = {
-        'chunks': n, 'horizon': steps, 'values_per_chunk': steps * dims,
+        'chunks': n, 'chunk_steps': steps, 'values_per_chunk': steps * dims,
         'tokens_per_chunk_mean': mean_len,
         'tokens_per_chunk_p95': float(np.percentile(lengths, 95)),
         'tokens_per_chunk_max': int(lengths.max()),
@@ -235,18 +236,15 @@ def chunk_metrics(tok, episodes, progress=False):
         m['length_fixes'] = tok.length_fixes - fixes0
         m['coefficient_clips'] = dict(zip(names, coeff_clips.tolist()))
     if levels:
-        from robotok_ros.tokenizers.vq import usage
+        from robotok_ros.tokenizers.chunking import usage
         used, perplexity = usage(np.stack(levels))
         m['codebook_used'], m['codebook_perplexity'] = used.tolist(), perplexity.tolist()
     return m
 
 
 def _fit(tok, spec, train, progress):
-    if spec.kind == 'vq' or spec.kind == 'fast':
-        return tok.fit(train, progress=progress)
-    if spec.ranges == 'profile':
-        return tok
-    return tok.fit(train)
+    # ranges=data was applied when the spec was built; what is left is learned state.
+    return tok.fit(train, progress=progress) if spec.capabilities.needs_fit else tok
 
 
 def summarize(label, tok, metrics, fit_seconds, source):
@@ -267,11 +265,9 @@ def compare(specs, train, val, profile, loaded=(), progress=False, log=None):
     tokenizer)`` pairs measured as they are.  ``log``: a callable taking one
     line of progress.  Returns a list of result dicts (see ``summarize``).
     """
-    tokenizers = [(spec, spec.build(profile)) for spec in specs]  # settings errors come first
     results = []
-    for spec, tok in tokenizers:
-        if spec.kind == 'fast' and spec.ranges == 'data':
-            tok = spec.build(profile, train)
+    for spec in specs:  # their settings were checked when parsed
+        tok = spec.build(profile, train)
         start = time.perf_counter()
         try:
             _fit(tok, spec, train, progress)

@@ -40,7 +40,7 @@ def results(franka, split):
 def test_uniform_spends_exactly_d_tokens_per_step(results, franka):
     r = results['uniform:256']
     assert r['tokens_per_second'] == franka.dim * franka.control_rate_hz
-    assert r['tokens_per_chunk_max'] == franka.dim and r['horizon'] == 1
+    assert r['tokens_per_chunk_max'] == franka.dim and r['chunk_steps'] == 1
 
 
 def test_uniform_rmse_halves_with_twice_the_bins(franka, split):
@@ -56,7 +56,7 @@ def test_uniform_rmse_halves_with_twice_the_bins(franka, split):
 def test_fast_spends_fewer_tokens_per_second_than_uniform(results):
     fast, uniform = results['fast:H=10:scale=10'], results['uniform:256']
     assert fast['tokens_per_second'] < uniform['tokens_per_second']
-    assert fast['horizon'] == 10 and fast['compression_ratio'] > 1
+    assert fast['chunk_steps'] == 10 and fast['compression_ratio'] > 1
 
 
 def test_no_tokenizer_fails_to_decode_and_errors_are_physical(results, franka):
@@ -114,7 +114,7 @@ def test_spec_aliases_and_errors_name_the_item(franka):
         with pytest.raises(ConfigError, match='item') as info:
             parse_specs([f'uniform:256,{bad}'])
         assert repr(bad) in str(info.value) and says in str(info.value)
-    with pytest.raises(ConfigError, match=r"item 'fast:H=0'.*horizon"):
+    with pytest.raises(ConfigError, match=r"item 'fast:H=0'.*chunk_steps"):
         parse_spec('fast:H=0').build(franka)
 
 

@@ -135,7 +135,7 @@ def test_tokenize_bag_with_another_tokenizer(bags, tmp_path):
 
 def test_tokenize_bag_with_a_chunk_tokenizer(bags, tmp_path):
     src, episodes, profile = bags
-    tok = make_tokenizer('fast', profile, horizon=4, vocab=300).fit(episodes)
+    tok = make_tokenizer('fast', profile, chunk_steps=4, vocab=300).fit(episodes)
     tok.save(tmp_path / 'fast')
     assert main(['tokenize-bag', str(src / 'episode_000001'), '--out', str(tmp_path / 'f'),
                  '--tokenizer', 'fast', '--tokenizer-path', str(tmp_path / 'fast')]) == 0

@@ -142,9 +142,11 @@ def test_wrong_last_dimension_is_rejected(profile):
     ({'n_bins': 8}, 'n_bins must be an integer in [16, 4096], got 8'),
     ({'n_bins': 5000}, 'got 5000'),
     ({'n_bins': 2.5}, 'got 2.5'),
-    ({'vocab_offset': -1}, 'vocab_offset must be an integer in >= 0, got -1'),
-    ({'layout': 'diagonal'}, "layout must be one of ('shared', 'per_dimension'), got 'diagonal'"),
-    ({'bins': 3}, "bad settings for tokenizer 'uniform'"),
+    ({'vocab_offset': -1}, 'vocab_offset must be an integer in [0, 2147483647], got -1'),
+    ({'vocab_offset': 2 ** 31}, 'got 2147483648'),  # ids are int32 in a ROS message
+    ({'layout': 'diagonal'}, "layout must be one of shared, per_dimension, got 'diagonal'"),
+    ({'bins': 3}, "uniform settings: unknown setting 'bins' (one of n_bins, vocab_offset, "
+                  'layout)'),
 ])
 def test_bad_settings_are_config_errors(profile, settings_, message):
     with pytest.raises(ConfigError) as err:

@@ -49,7 +49,8 @@ def test_encode_reports_clipping_on_stderr(capsys, profile_path):
     (['encode', '--robot', 'nope', '0'], "unknown robot profile 'nope'"),
     (['encode', '--robot', 'widowx_250', '--n-bins', '3', '0,0,0,0,0,0,0'], 'n_bins must be'),
     (['encode', '--robot', 'widowx_250', '0,0'], 'last dimension 7, got shape (1, 2)'),
-    (['encode', '--robot', 'widowx_250', '--tokenizer', 'vq', '0'], 'train it first'),
+    (['encode', '--robot', 'widowx_250', '--tokenizer', 'vq', '0'],
+     "--tokenizer='vq' must be fitted: make one with `robotok train-vq`"),
     (['fit', '--robot', 'widowx_250', '--data', '/nonexistent.hdf5'], '/nonexistent.hdf5'),
     (['analyze-resolution', '--robot', 'widowx_250', '--bins', '64,x'], "got '64,x'"),
 ])

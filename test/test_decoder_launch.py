@@ -151,7 +151,7 @@ def test_robot_of_ones_own(ros, prefix, release, where, tmp_path):
     check_one_command_then_ctrl_c(dec, profile, binning('uniform', profile))
 
 
-LEARNED = {'quantile': {'n_bins': 256}, 'fast': {'horizon': 1, 'scale': 100, 'vocab': 400},
+LEARNED = {'quantile': {'n_bins': 256}, 'fast': {'chunk_steps': 1, 'scale': 100, 'vocab': 400},
            'vq': {'chunk_steps': 1, 'codebook_size': 16, 'levels': 2, 'code_dim': 4,
                   'hidden': (16,), 'epochs': 2}}
 

@@ -271,7 +271,7 @@ def test_sim_time_stamps_commands(ros, profile_path):
     ({'robot': 'no_such_robot'}, "parameter robot='no_such_robot'"),
     ({'chunk_policy': 'mix'}, 'parameter chunk_policy must be one of replace, ensemble, got '
                               "'mix'"),
-    ({'tokenizer': 'quantile'}, 'parameter tokenizer_path must name a saved tokenizer'),
+    ({'tokenizer': 'quantile'}, "parameter tokenizer='quantile' must be fitted"),
 ])
 def test_bad_parameter_is_one_fatal_line(ros, profile_path, params, needle):
     params = {'profile_path': str(profile_path), **params}
@@ -299,7 +299,7 @@ def test_demo_pipeline_commands_within_half_a_bin():
 
 
 CHUNK_TOKENIZERS = {
-    'fast': {'horizon': 5, 'scale': 10, 'vocab': 300},
+    'fast': {'chunk_steps': 5, 'scale': 10, 'vocab': 300},
     'vq': {'chunk_steps': 5, 'codebook_size': 16, 'levels': 2, 'code_dim': 8,
            'hidden': (32, 16), 'epochs': 3},
 }

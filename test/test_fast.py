@@ -14,7 +14,8 @@ from robotok_ros.errors import ConfigError, DataError, InvalidTokenError, Tokeni
 from robotok_ros.fitting import fit_ranges
 from robotok_ros.profile_loader import profile_from_dict
 from robotok_ros.tokenizers import load_tokenizer, make_tokenizer
-from robotok_ros.tokenizers.fast import FASTTokenizer, LengthFixWarning, sliding_chunks
+from robotok_ros.tokenizers.chunking import sliding_chunks
+from robotok_ros.tokenizers.fast import FASTTokenizer, LengthFixWarning
 from safetensors.numpy import load_file, save_file
 from scipy.fft import dct
 import yaml
@@ -41,7 +42,7 @@ def smooth_episodes(n, steps=60, seed=0):
 
 @pytest.fixture(scope='module')
 def fitted():
-    return make_tokenizer('fast', PROFILE, horizon=H, scale=10, vocab=512).fit(
+    return make_tokenizer('fast', PROFILE, chunk_steps=H, scale=10, vocab=512).fit(
         smooth_episodes(40))
 
 
@@ -81,9 +82,9 @@ def test_random_unseen_chunks_all_decode_whole_with_bounded_error(fitted):
 @given(horizon=st.integers(1, 24), scale=st.floats(0.5, 40), data=st.data())
 def test_any_finite_chunk_decodes_whole_within_the_bound(fitted, horizon, scale, data):
     values = st.floats(-1e6, 1e6, allow_subnormal=False)
-    fresh = FASTTokenizer(PROFILE, horizon=horizon, scale=scale, vocab=4000)
+    fresh = FASTTokenizer(PROFILE, chunk_steps=horizon, scale=scale, vocab=4000)
     for tok in (fresh, fitted):
-        chunks = data.draw(arrays(np.float64, (3, tok.horizon, PROFILE.dim), elements=values))
+        chunks = data.draw(arrays(np.float64, (3, tok.chunk_steps, PROFILE.dim), elements=values))
         decoded = tok.decode(tok.encode(chunks))
         assert decoded.shape == chunks.shape and tok.last_coeff_clip_counts.sum() == 0
         err = decoded - np.clip(chunks, PROFILE.lows, PROFILE.highs)
@@ -93,7 +94,7 @@ def test_any_finite_chunk_decodes_whole_within_the_bound(fitted, horizon, scale,
 
 
 def test_error_bound_follows_scale_and_range():
-    tok = FASTTokenizer(PROFILE, horizon=16, scale=4.0, vocab=300)
+    tok = FASTTokenizer(PROFILE, chunk_steps=16, scale=4.0, vocab=300)
     rms, peak = tok.error_bound()
     half = (PROFILE.highs - PROFILE.lows) / 2
     assert np.allclose(rms, half * 0.5 / 4.0) and np.allclose(peak, rms * 4.0)
@@ -109,7 +110,7 @@ def test_fitted_data_round_trips_compressed(fitted):
 
 
 def test_unfitted_ids_are_coefficients_low_frequencies_first():
-    tok = FASTTokenizer(PROFILE, horizon=H, scale=10, vocab=100)
+    tok = FASTTokenizer(PROFILE, chunk_steps=H, scale=10, vocab=100)
     chunk = sliding_chunks(smooth_episodes(1), H)[3]
     norm = 2 * (chunk - PROFILE.lows) / (PROFILE.highs - PROFILE.lows) - 1
     want = np.rint(dct(norm, axis=0, norm='ortho') * 10).astype(np.int64).reshape(-1)
@@ -144,7 +145,7 @@ def test_partial_and_overlong_sequences_are_padded_or_cut_with_a_counted_warning
 
 
 def test_ids_out_of_range_are_rejected_by_value_and_position(fitted):
-    tok = FASTTokenizer(PROFILE, horizon=H, scale=10, vocab=512, vocab_offset=32000)
+    tok = FASTTokenizer(PROFILE, chunk_steps=H, scale=10, vocab=512, vocab_offset=32000)
     tok.load_state(fitted.state_arrays())
     lo, hi = tok.id_range
     assert (lo, hi) == (32000, 32000 + fitted.vocab_size - 1)
@@ -208,7 +209,7 @@ def test_state_with_a_valid_checksum_is_still_checked(fitted, tmp_path):
 
 
 def test_coefficient_clipping_is_counted_and_still_decodes_whole():
-    tok = FASTTokenizer(PROFILE, horizon=H, scale=10, vocab=64, coeff_clip=4)
+    tok = FASTTokenizer(PROFILE, chunk_steps=H, scale=10, vocab=64, coeff_clip=4)
     chunks = unseen_chunks(200)
     decoded = tok.decode(tok.encode(chunks))
     assert decoded.shape == chunks.shape
@@ -218,14 +219,14 @@ def test_coefficient_clipping_is_counted_and_still_decodes_whole():
 
 def test_bad_settings_and_data_name_the_value():
     with pytest.raises(ConfigError, match=r'vocab 10 is smaller .* must be >= 65'):
-        FASTTokenizer(PROFILE, horizon=H, scale=10, vocab=10)
-    with pytest.raises(ConfigError, match='horizon'):
-        FASTTokenizer(PROFILE, horizon=0)
+        FASTTokenizer(PROFILE, chunk_steps=H, scale=10, vocab=10)
+    with pytest.raises(ConfigError, match='chunk_steps'):
+        FASTTokenizer(PROFILE, chunk_steps=0)
     with pytest.raises(ConfigError, match='scale'):
         FASTTokenizer(PROFILE, scale=float('nan'))
     with pytest.raises(ConfigError, match='q01/q99 for dimension dx'):
         FASTTokenizer(PROFILE, normalization='quantile')
-    with pytest.raises(ConfigError, match='bad settings'):
+    with pytest.raises(ConfigError, match="unknown setting 'horizn'"):
         make_tokenizer('fast', PROFILE, horizn=3)
     with pytest.raises(DataError, match='episode 0'):
         FASTTokenizer(PROFILE, vocab=200).fit([np.zeros((20, 3))])
@@ -234,7 +235,7 @@ def test_bad_settings_and_data_name_the_value():
 def test_quantile_normalization_covers_values_beyond_q99():
     eps = smooth_episodes(20)
     profile = fit_ranges(eps, PROFILE)
-    tok = FASTTokenizer(profile, horizon=H, scale=5, vocab=300, normalization='quantile')
+    tok = FASTTokenizer(profile, chunk_steps=H, scale=5, vocab=300, normalization='quantile')
     assert tok.coeff_clip >= np.ceil(5 * np.sqrt(H))
     chunks = np.random.default_rng(4).uniform(profile.lows, profile.highs, (2000, H, 7))
     decoded = tok.fit(eps).decode(tok.encode(chunks))
@@ -248,8 +249,8 @@ def test_norm_clip_limits_the_alphabet_and_clips_to_its_box():
     # min/max ten times the usual range, as rare glitches make them in real datasets.
     profile = PROFILE.with_ranges(PROFILE.lows * 10, PROFILE.highs * 10,
                                   [d.q01 for d in stats], [d.q99 for d in stats])
-    wide = FASTTokenizer(profile, horizon=H, scale=10, vocab=2000, normalization='quantile')
-    tok = FASTTokenizer(profile, horizon=H, scale=10, vocab=300, normalization='quantile',
+    wide = FASTTokenizer(profile, chunk_steps=H, scale=10, vocab=2000, normalization='quantile')
+    tok = FASTTokenizer(profile, chunk_steps=H, scale=10, vocab=300, normalization='quantile',
                         norm_clip=2)
     assert tok.coeff_clip == int(np.ceil(10 * np.sqrt(H) * 2)) < wide.coeff_clip
     chunks = np.random.default_rng(6).uniform(profile.lows, profile.highs, (500, H, 7))
@@ -289,7 +290,7 @@ def _train_bpe(tmp_path, *args):
 
 def test_train_bpe_cli_splits_by_episode_and_saves_metrics(tmp_path, capsys):
     code, metrics = _train_bpe(tmp_path, '--synthetic', '10', '--robot', 'franka_panda',
-                               '--horizon', '8', '--vocab', '300', '--val-fraction', '0.3')
+                               '--chunk-steps', '8', '--vocab', '300', '--val-fraction', '0.3')
     assert code == 0
     assert (metrics['train_episodes'], metrics['val_episodes']) == (7, 3)
     for part in ('train', 'validation'):
@@ -299,7 +300,7 @@ def test_train_bpe_cli_splits_by_episode_and_saves_metrics(tmp_path, capsys):
         assert set(m['rmse']) == {'dx', 'dy', 'dz', 'droll', 'dpitch', 'dyaw', 'gripper'}
     assert 'validation: ' in capsys.readouterr().out
     tok = load_tokenizer(tmp_path / 'bpe')
-    assert tok.horizon == 8 and tok.vocab_size == metrics['vocab_size']
+    assert tok.chunk_steps == 8 and tok.vocab_size == metrics['vocab_size']
 
 
 def test_train_bpe_cli_user_errors_are_one_line(tmp_path, capsys):
@@ -316,7 +317,7 @@ def test_real_robosuite_fit_three_tasks_measure_the_fourth(tmp_path):
     fit = [str(folder / f'{t}_panda.hdf5') for t in ('lift', 'door', 'stack')]
     code, metrics = _train_bpe(tmp_path, '--data', *fit, '--val-data',
                                str(folder / 'nut-assembly_panda.hdf5'), '--robot',
-                               'robosuite_panda_osc', '--horizon', '20')
+                               'robosuite_panda_osc', '--chunk-steps', '20')
     assert code == 0
     val = metrics['validation']
     assert val['decode_failures'] == 0 and val['length_fixes'] == 0

@@ -195,7 +195,7 @@ def test_clipping_is_counted_and_warned(fast_profile):
 
 
 CHUNK_TOKENIZERS = {
-    'fast': {'horizon': 4, 'vocab': 300},
+    'fast': {'chunk_steps': 4, 'vocab': 300},
     'vq': {'chunk_steps': 4, 'codebook_size': 16, 'levels': 2, 'code_dim': 8,
            'hidden': (32, 16), 'epochs': 3},
 }

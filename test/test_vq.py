@@ -11,7 +11,8 @@ import pytest
 from robotok_ros.errors import ConfigError, InvalidTokenError, TokenizerStateError
 from robotok_ros.tokenizers import load_tokenizer, make_tokenizer
 from robotok_ros.tokenizers.base import STATE_FILE
-from robotok_ros.tokenizers.vq import chunk_episodes, usage, VQTokenizer
+from robotok_ros.tokenizers.chunking import chunk_episodes, usage
+from robotok_ros.tokenizers.vq import VQTokenizer
 
 K = 4
 TINY = {'chunk_steps': K, 'codebook_size': 16, 'code_dim': 4, 'hidden': [32, 16],
@@ -182,7 +183,7 @@ def test_unfitted_tokenizer_refuses_to_encode(profile7):
     ({'codebook_size': 1}, 'codebook_size'), ({'levels': 0}, 'levels'),
     ({'hidden': []}, 'hidden'), ({'codebook_update': 'adam'}, 'codebook_update'),
     ({'decay': 1.5}, 'decay'), ({'learning_rate': float('nan')}, 'learning_rate'),
-    ({'kmeans_init': 'false'}, 'kmeans_init'), ({'codebooks': 3}, 'bad settings')])
+    ({'kmeans_init': 'false'}, 'kmeans_init'), ({'codebooks': 3}, "unknown setting 'codebooks'")])
 def test_bad_settings_are_config_errors(profile7, bad, match):
     with pytest.raises(ConfigError, match=match):
         make_tokenizer('vq', profile7, **bad)
@@ -261,8 +262,8 @@ def test_cli_train_vq_splits_by_episode_and_saves_metrics(tmp_path, profile7, ca
     data = tmp_path / 'demo.npz'
     np.savez(data, actions=np.stack(smooth_episodes(10, seed=3)))
     out = tmp_path / 'vq'
-    status = main(['train-vq', '--data', str(data), '--profile', str(profile7), '--chunk',
-                   str(K), '--codebook', '8', '--code-dim', '4', '--hidden', '16',
+    status = main(['train-vq', '--data', str(data), '--profile', str(profile7), '--chunk-steps',
+                   str(K), '--codebook-size', '8', '--code-dim', '4', '--hidden', '16',
                    '--epochs', '3', '--batch-size', '16', '--val-fraction', '0.3', '--quiet',
                    '--out', str(out)])
     assert status == 0

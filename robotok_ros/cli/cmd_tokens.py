@@ -14,6 +14,7 @@ from robotok_ros.fitting import fit_ranges
 from robotok_ros.profile_loader import save_profile
 from robotok_ros.resolution import analyze_resolution, DEFAULT_BINS, format_table, plot_resolution
 from robotok_ros.tokenizers import make_tokenizer
+from robotok_ros.tokenizers.registry import kinds, tokenizer_class
 from robotok_ros.vocab import format_report, offset_for, vocab_report
 
 RAW = argparse.RawDescriptionHelpFormatter
@@ -28,7 +29,7 @@ def _encode(args):
     tok = tokenizer_from_args(args)
     acts = parse_rows(args.actions if args.actions != '-' else sys.stdin.read(), float,
                       'actions')
-    ids = tok.encode_chunk(acts) if tok.tokens_per_step is None else tok.encode(acts)
+    ids = tok.encode(acts) if tok.capabilities.per_step else tok.encode_chunk(acts)
     _print_rows(ids, str)
     if tok.last_clip_counts.any():
         clipped = {n: int(c) for n, c in zip(tok.profile.names, tok.last_clip_counts) if c}
@@ -39,7 +40,7 @@ def _encode(args):
 def _decode(args):
     tok = tokenizer_from_args(args)
     ids = parse_rows(args.tokens if args.tokens != '-' else sys.stdin.read(), int, 'tokens')
-    acts = tok.decode_chunk(ids.reshape(-1)) if tok.tokens_per_step is None else tok.decode(ids)
+    acts = tok.decode(ids) if tok.capabilities.per_step else tok.decode_chunk(ids.reshape(-1))
     _print_rows(acts, lambda v: f'{v:.6g}')
     return 0
 
@@ -62,13 +63,15 @@ def _fit(args):
 
 
 def _vocab(args):
-    args.vocab_offset = 0
+    args.vocab_offset = None
     tok = tokenizer_from_args(args)
-    if args.tokenizer_path is None and args.tokenizer != 'openvla':
+    placeable = 'vocab_offset' in tok.settings_class.names()
+    if args.tokenizer_path is None and placeable:
         args.vocab_offset = offset_for(args.mode, args.text_vocab, tok.vocab_size)
         tok = tokenizer_from_args(args)
-    elif args.tokenizer == 'openvla' and args.mode != 'overwrite':
-        raise ConfigError('the openvla tokenizer overwrites the last ids: use --mode overwrite')
+    elif not placeable and args.mode != 'overwrite':
+        raise ConfigError(f'the {tok.kind} tokenizer overwrites the last ids of the text '
+                          'vocabulary: use --mode overwrite')
     report = vocab_report(tok, args.text_vocab, args.mode)
     print(format_report(report))
     if args.json:
@@ -93,6 +96,11 @@ def _analyze_resolution(args):
         plot_resolution(rows, profile, args.plot)
         print(f'wrote {args.plot}')
     return 0
+
+
+def per_step_kinds():
+    """Return the kinds `fit --save-tokenizer` can fit: the per-step ones."""
+    return [k for k in kinds() if tokenizer_class(k).capabilities.per_step]
 
 
 def register(sub):
@@ -127,7 +135,8 @@ def register(sub):
     p.add_argument('--name', help='name of the new profile')
     p.add_argument('--save-tokenizer', metavar='DIR',
                    help='also fit a tokenizer (see --tokenizer) and save it to DIR')
-    p.add_argument('--tokenizer', default='quantile', choices=('uniform', 'quantile', 'openvla'))
+    p.add_argument('--tokenizer', default='quantile', choices=per_step_kinds(),
+                   help='per-step kind to fit with --save-tokenizer (default quantile)')
     p.add_argument('--n-bins', type=int, default=256)
     p.set_defaults(func=_fit)
 

@@ -15,18 +15,19 @@ import json
 from pathlib import Path
 
 from robotok_ros.analysis import chunk_metrics
-from robotok_ros.cli.common import (add_profile_args, add_split_data_args, profile_from_args,
-                                    train_val_from_args)
+from robotok_ros.cli.common import (add_profile_args, add_settings_args, add_split_data_args,
+                                    given_settings, profile_from_args, train_val_from_args)
 from robotok_ros.fitting import fit_ranges
 from robotok_ros.tokenizers.fast import FASTTokenizer
+from robotok_ros.tokenizers.settings import FASTSettings
 from robotok_ros.tokenizers.symbol_bpe import SYMBOL_BASE
 
 EXAMPLES = """\
 examples:
-  robotok train-bpe --synthetic 200 --robot robosuite_panda_osc --horizon 20 --out /tmp/bpe
+  robotok train-bpe --synthetic 200 --robot robosuite_panda_osc --chunk-steps 20 --out /tmp/bpe
   robotok train-bpe --data lift.hdf5 door.hdf5 stack.hdf5 --val-data nut-assembly.hdf5 \\
-      --robot robosuite_panda_osc --horizon 20 --fit-ranges --out /tmp/bpe
-  robotok train-bpe --data bridge/ --robot widowx_250 --horizon 5 \\
+      --robot robosuite_panda_osc --chunk-steps 20 --fit-ranges --out /tmp/bpe
+  robotok train-bpe --data bridge/ --robot widowx_250 --chunk-steps 5 \\
       --normalization quantile --norm-clip 2 --val-fraction 0.2 --out /tmp/bpe
 """
 
@@ -39,24 +40,9 @@ def register(subparsers):
         formatter_class=argparse.RawDescriptionHelpFormatter)
     add_profile_args(p)
     add_split_data_args(p)
-    p.add_argument('--horizon', type=int, default=10, metavar='H', help='chunk length H in steps')
-    p.add_argument('--scale', type=float, default=10.0, metavar='S',
-                   help='DCT coefficient scale before rounding: error RMS <= 0.5/scale of the '
-                        'half-range (default 10)')
-    p.add_argument('--vocab', type=int, default=1024, metavar='V',
-                   help='BPE vocabulary size (default 1024)')
-    p.add_argument('--coeff-clip', type=int, default=None, metavar='M',
-                   help='clip coefficients to [-M, M] (default: the bound no chunk exceeds)')
-    p.add_argument('--normalization', choices=('range', 'quantile'), default='range',
-                   help='map min/max (range) or q01/q99 (quantile, as FAST) to [-1, 1]')
-    p.add_argument('--norm-clip', type=float, default=None, metavar='X',
-                   help='clip actions to this many half-ranges of the normalisation')
+    add_settings_args(p, FASTSettings)
     p.add_argument('--fit-ranges', action='store_true',
                    help='set the profile min/max and q01/q99 from the training episodes')
-    p.add_argument('--vocab-offset', type=int, default=0, metavar='N',
-                   help='first action id, e.g. 32000 to sit after a Llama vocabulary')
-    p.add_argument('--stride', type=int, default=1, metavar='N',
-                   help='step between training windows')
     p.add_argument('--out', required=True, metavar='DIR', help='folder for the tokenizer')
     p.add_argument('--quiet', action='store_true', help='no progress bars')
     p.set_defaults(func=run)
@@ -66,7 +52,7 @@ def format_metrics(label, m):
     """Return a few readable lines for one metrics dict."""
     rmse = '  '.join(f'{k} {v:.3g}' for k, v in m['rmse_physical'].items())
     return '\n'.join([
-        f'{label}: {m["chunks"]} chunks of {m["horizon"]} steps '
+        f'{label}: {m["chunks"]} chunks of {m["chunk_steps"]} steps '
         f'({m["coefficients_per_chunk"]} coefficients each)',
         f'  tokens/chunk mean {m["tokens_per_chunk_mean"]:.2f}  p95 '
         f'{m["tokens_per_chunk_p95"]:.0f}  max {m["tokens_per_chunk_max"]}  compression '
@@ -83,13 +69,11 @@ def run(args):
     train, val = train_val_from_args(args, profile)
     if args.fit_ranges:
         profile = fit_ranges(train, profile)
-    tok = FASTTokenizer(profile, horizon=args.horizon, scale=args.scale, vocab=args.vocab,
-                        coeff_clip=args.coeff_clip, vocab_offset=args.vocab_offset,
-                        normalization=args.normalization, norm_clip=args.norm_clip)
+    tok = FASTTokenizer(profile, **given_settings(args, FASTSettings.names()))
     print(f'train-bpe: {len(train)} training / {len(val)} validation episodes; alphabet '
           f'{2 * tok.coeff_clip + 1} symbols (U+{SYMBOL_BASE:04X}..), coefficients clipped to '
           f'+-{tok.coeff_clip}')
-    tok.fit(train, stride=args.stride, progress=not args.quiet)
+    tok.fit(train, progress=not args.quiet)
     metrics = {'tokenizer': tok.settings(), 'vocab_size': tok.vocab_size,
                'id_range': list(tok.id_range), 'profile': profile.name,
                'train_episodes': len(train), 'val_episodes': len(val),

@@ -17,16 +17,17 @@ import json
 from pathlib import Path
 import time
 
-from robotok_ros.cli.common import (add_profile_args, add_split_data_args, profile_from_args,
-                                    train_val_from_args)
+from robotok_ros.cli.common import (add_profile_args, add_settings_args, add_split_data_args,
+                                    given_settings, profile_from_args, train_val_from_args)
 from robotok_ros.errors import ConfigError
+from robotok_ros.tokenizers.settings import VQSettings
 
 EXAMPLES = """\
 examples:
-  robotok train-vq --synthetic 200 --robot robosuite_panda_osc --chunk 8 --out /tmp/vq
+  robotok train-vq --synthetic 200 --robot robosuite_panda_osc --chunk-steps 8 --out /tmp/vq
   robotok train-vq --data lift.hdf5 door.hdf5 stack.hdf5 --val-data nut-assembly.hdf5 \\
-      --robot robosuite_panda_osc --chunk 8 --codebook 64 --levels 2 --out /tmp/vq
-  robotok train-vq --data bridge/ --robot widowx_250 --chunk 5 --codebook 16 \\
+      --robot robosuite_panda_osc --chunk-steps 8 --codebook-size 64 --levels 2 --out /tmp/vq
+  robotok train-vq --data bridge/ --robot widowx_250 --chunk-steps 5 --codebook-size 16 \\
       --val-fraction 0.2 --epochs 100 --out /tmp/vq
 """
 
@@ -39,32 +40,8 @@ def register(subparsers):
         formatter_class=argparse.RawDescriptionHelpFormatter)
     add_profile_args(p)
     add_split_data_args(p, seed_help='seed of the split, of --synthetic and of training')
-    p.add_argument('--chunk', type=int, default=8, metavar='K', help='steps per chunk (8)')
-    p.add_argument('--codebook', type=int, default=256, metavar='C',
-                   help='codes per level (default 256)')
-    p.add_argument('--levels', type=int, default=1, metavar='R',
-                   help='residual VQ levels = tokens per chunk (default 1)')
-    p.add_argument('--code-dim', type=int, default=16, metavar='N',
-                   help='size of the code vectors (default 16)')
-    p.add_argument('--hidden', type=int, nargs='+', default=[256, 128], metavar='N',
-                   help='encoder hidden sizes; the decoder mirrors them (default 256 128)')
-    p.add_argument('--epochs', type=int, default=30, help='training epochs (default 30)')
-    p.add_argument('--batch-size', type=int, default=256, metavar='B', help='default 256')
-    p.add_argument('--lr', type=float, default=1e-3, help='Adam learning rate (default 1e-3)')
-    p.add_argument('--stride', type=int, default=1, metavar='N',
-                   help='step between training windows (default 1: every window)')
-    p.add_argument('--reset-threshold', type=float, default=0.3, metavar='X',
-                   help='reset a code to a recent encoder output when its average use per '
-                        'batch falls below X times the mean (default 0.3; 0: never reset)')
-    p.add_argument('--no-kmeans', action='store_true',
-                   help='random codebook start instead of k-means on encoder outputs')
-    p.add_argument('--codebook-update', choices=('ema', 'loss'), default='ema',
-                   help='codebooks follow an EMA of their inputs (default) or learn from the '
-                        'VQ-VAE codebook loss')
-    p.add_argument('--no-fit-ranges', action='store_true',
-                   help="normalise with the profile's ranges instead of the training data's")
-    p.add_argument('--vocab-offset', type=int, default=0, metavar='N',
-                   help='first action id, e.g. 32000 to sit after a Llama vocabulary')
+    # seed: --seed above seeds the split and the training alike.
+    add_settings_args(p, VQSettings, skip=('seed',))
     p.add_argument('--threads', type=int, default=1, metavar='N',
                    help='torch CPU threads (default 1: small MLPs gain little from more, and '
                         'a run is reproducible for a given seed and thread count)')
@@ -95,7 +72,7 @@ def format_metrics(label, m):
     used = ' '.join(f'{u:.1%}' for u in m['codebook_used_all_windows'])
     perp = ' '.join(f'{p:.1f}' for p in m['codebook_perplexity_all_windows'])
     return '\n'.join([
-        f'{label}: {m["chunks"]} chunks of {m["horizon"]} steps -> '
+        f'{label}: {m["chunks"]} chunks of {m["chunk_steps"]} steps -> '
         f'{m["tokens_per_chunk_mean"]:g} token(s) each ({m["tokens_per_second"]:.2f} tokens/s '
         'of motion)',
         f'  codes used per level {used}  perplexity {perp} (every window)',
@@ -110,12 +87,8 @@ def run(args):
     from tqdm import tqdm
     profile = profile_from_args(args)
     train, val = train_val_from_args(args, profile)
-    tok = VQTokenizer(profile, chunk_steps=args.chunk, codebook_size=args.codebook,
-                      levels=args.levels, code_dim=args.code_dim, hidden=args.hidden,
-                      vocab_offset=args.vocab_offset, seed=args.seed, epochs=args.epochs,
-                      batch_size=args.batch_size, learning_rate=args.lr, stride=args.stride,
-                      kmeans_init=not args.no_kmeans, dead_code_threshold=args.reset_threshold,
-                      codebook_update=args.codebook_update, fit_ranges=not args.no_fit_ranges)
+    settings = given_settings(args, [n for n in VQSettings.names() if n != 'seed'])
+    tok = VQTokenizer(profile, **settings, seed=args.seed)
     print(f'train-vq: {len(train)} training / {len(val)} validation episodes; chunks of '
           f'{tok.chunk_steps} steps -> {tok.levels} x {tok.codebook_size} codes')
     bar = tqdm(total=tok.epochs, desc='train-vq', unit='epoch', disable=args.quiet)

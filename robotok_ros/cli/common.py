@@ -1,11 +1,16 @@
 """Arguments every `robotok` subcommand shares: which robot, which tokenizer, which data."""
 
+import argparse
+
 import numpy as np
 from robotok_ros.errors import ConfigError
 from robotok_ros.profile_loader import load_profile
-from robotok_ros.tokenizers import KINDS, load_tokenizer, make_tokenizer
+from robotok_ros.tokenizers.build import build_tokenizer, buildable_settings
+from robotok_ros.tokenizers.registry import kinds
 
-PER_STEP_KINDS = ('uniform', 'rt1', 'quantile', 'openvla')
+# How build_tokenizer's errors spell the arguments that are not settings flags.
+FLAGS = {'tokenizer': '--tokenizer', 'tokenizer_path': '--tokenizer-path', 'robot': '--robot',
+         'profile_path': '--profile'}
 
 
 def add_profile_args(parser, default='franka_panda'):
@@ -24,34 +29,60 @@ def profile_from_args(args):
     return load_profile(args.profile or args.robot or args.default_robot)
 
 
+def flag_name(name):
+    """Return the command-line spelling of setting ``name`` (``n_bins`` -> ``--n-bins``)."""
+    return FLAGS.get(name, '--' + name.replace('_', '-'))
+
+
+def add_settings_args(parser, specs, skip=(), unset_default=False):
+    """
+    Add one flag per setting of ``specs`` (a Settings class or ``buildable_settings()``).
+
+    Flags are generated from the settings fields, so names, defaults, choices and
+    help match the node parameters.  ``unset_default``: flags default to None,
+    so ``given_settings`` can tell what the user set.
+    """
+    if not isinstance(specs, dict):
+        specs = {name: (t, d, m) for name, t, d, m in specs.field_specs()}
+    for name, (kind_type, default, meta) in specs.items():
+        if name in skip:
+            continue
+        shown = list(default) if isinstance(default, tuple) else default
+        kw = {'dest': name, 'default': None if unset_default else shown,
+              'help': f'{meta["help"]} (default {shown})'}
+        if kind_type is bool:
+            kw['action'] = argparse.BooleanOptionalAction
+        elif kind_type is tuple:
+            kw.update(type=int, nargs='+', metavar='N')
+        else:
+            kw['type'] = kind_type
+            if meta.get('choices'):
+                kw['choices'] = meta['choices']
+        parser.add_argument(flag_name(name), **kw)
+
+
+def given_settings(args, names):
+    """Return ``{name: value}`` of the settings flags the user set (not None)."""
+    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+
+
 def add_tokenizer_args(parser):
-    """Add ``--tokenizer KIND`` with its settings, or ``--tokenizer-path DIR``."""
-    parser.add_argument('--tokenizer', default='uniform', choices=sorted(KINDS),
+    """Add ``--tokenizer KIND`` with the settings flags of every buildable kind, or a folder."""
+    parser.add_argument('--tokenizer', default='uniform', choices=kinds(),
                         help='tokenizer kind (default: uniform, RT-2 bins)')
     parser.add_argument('--tokenizer-path', default=None, metavar='DIR',
                         help='a saved tokenizer folder (from `robotok fit --save-tokenizer`, '
                              'train-vq or train-bpe); overrides --tokenizer and the profile')
-    parser.add_argument('--n-bins', type=int, default=256, help='bins per dimension')
-    parser.add_argument('--vocab-offset', type=int, default=0,
-                        help='first action id, e.g. 32000 to sit after a Llama vocabulary')
-    parser.add_argument('--layout', default='shared', choices=('shared', 'per_dimension'),
-                        help='shared: one set of N ids for every dimension (RT-2); '
-                             'per_dimension: N x D disjoint ids')
+    add_settings_args(parser, buildable_settings(), unset_default=True)
 
 
 def tokenizer_from_args(args, profile=None):
-    """Build (or load) the tokenizer the user named."""
+    """Build (or load) the tokenizer the user named, with the node's checks."""
     if args.tokenizer_path:
-        return load_tokenizer(args.tokenizer_path)
+        return build_tokenizer(None, None, tokenizer_path=args.tokenizer_path, name_of=flag_name)
     profile = profile or profile_from_args(args)
-    if args.tokenizer in ('uniform', 'rt1', 'quantile'):
-        return make_tokenizer(args.tokenizer, profile, n_bins=args.n_bins,
-                              vocab_offset=args.vocab_offset, layout=args.layout)
-    if args.tokenizer == 'openvla':
-        return make_tokenizer('openvla', profile, n_bins=args.n_bins)
-    raise ConfigError(f'--tokenizer {args.tokenizer} is learned: train it first '
-                      f'(`robotok train-{"vq" if args.tokenizer == "vq" else "bpe"}`) and pass '
-                      '--tokenizer-path')
+    given = given_settings(args, buildable_settings())
+    return build_tokenizer(args.tokenizer, profile, given, name_of=flag_name)
 
 
 def add_data_args(parser, required=False):

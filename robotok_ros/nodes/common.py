@@ -17,16 +17,8 @@ import signal
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from robotok_ros.errors import ConfigError, RobotokError
 from robotok_ros.profile_loader import load_profile
-from robotok_ros.tokenizers import KINDS, load_tokenizer, make_tokenizer, tokenizer_class
-
-INT32_MAX = 2 ** 31 - 1
-# Binning tokenizers' constructor arguments that come from node parameters.
-BINNING_SETTINGS = {
-    'uniform': ('n_bins', 'vocab_offset', 'layout'),
-    'rt1': ('n_bins', 'vocab_offset', 'layout'),
-    'quantile': ('n_bins', 'vocab_offset', 'layout'),
-    'openvla': ('n_bins', 'text_vocab_size'),
-}
+from robotok_ros.tokenizers.build import build_tokenizer, buildable_settings
+from robotok_ros.tokenizers.registry import kinds
 
 
 def _type_name(value):
@@ -73,27 +65,37 @@ def declare(node, name, default, description, *, read_only=True, int_range=None,
 
 
 def declare_tokenizer_parameters(node):
-    """Declare robot/profile_path/tokenizer/n_bins/... and return their values as a dict."""
-    kinds = tuple(KINDS)
-    return {
-        'robot': declare(node, 'robot', '', 'Robot profile name (config/robots/<name>.yaml); '
-                         'or set profile_path.'),
+    """
+    Declare robot/profile_path/tokenizer/tokenizer_path and every buildable setting.
+
+    The settings parameters (``n_bins``, ``vocab_offset``, ...) are generated from
+    the tokenizers' settings classes, so their names, defaults, ranges and
+    descriptions are the ones the CLI and the tokenizers use.  Returns the values
+    as a dict, with ``'given'``: the settings set away from their defaults.
+    """
+    values = {
+        'robot': declare(node, 'robot', '', 'Robot profile: a shipped name, a name on '
+                         'ROBOTOK_PROFILE_PATH or a YAML path; or set profile_path.'),
         'profile_path': declare(node, 'profile_path', '', 'Path to a robot profile YAML '
                                 'file; or set robot.'),
-        'tokenizer': declare(node, 'tokenizer', 'uniform', 'Tokenizer kind.', choices=kinds),
-        'n_bins': declare(node, 'n_bins', 256, 'Bins per action dimension.',
-                          int_range=(16, 4096)),
-        'vocab_offset': declare(node, 'vocab_offset', 0, 'Id of the first action token '
-                                '(uniform, rt1, quantile).', int_range=(0, INT32_MAX)),
-        'layout': declare(node, 'layout', 'shared', 'Binning id layout: shared ids for every '
-                          'dimension or disjoint per_dimension ranges.',
-                          choices=('shared', 'per_dimension')),
-        'text_vocab_size': declare(node, 'text_vocab_size', 32000, 'openvla: size of the '
-                                   'text vocabulary whose last n_bins ids are actions.',
-                                   int_range=(16, INT32_MAX)),
+        'tokenizer': declare(node, 'tokenizer', 'uniform', 'Tokenizer kind.',
+                             choices=tuple(kinds())),
         'tokenizer_path': declare(node, 'tokenizer_path', '', 'Folder of a saved tokenizer '
-                                  '(required for learned kinds: quantile, vq, fast).'),
+                                  '(required for kinds that must be fitted).'),
     }
+    given = {}
+    for name, (kind_type, default, meta) in buildable_settings().items():
+        lo, hi, choices = meta.get('lo'), meta.get('hi'), meta.get('choices')
+        ranges = {}
+        if kind_type is int and lo is not None and hi is not None:
+            ranges['int_range'] = (lo, hi)
+        elif kind_type is float and lo is not None and hi is not None:
+            ranges['float_range'] = (lo, hi)
+        value = declare(node, name, default, meta['help'], choices=choices, **ranges)
+        if value != default:
+            given[name] = value
+    values['given'] = given
+    return values
 
 
 def _profile_from(values):
@@ -118,40 +120,15 @@ def profile_and_tokenizer(values):
     explicit ``robot``/``profile_path`` then supplies frame, gripper and safety
     limits and must have the same dimension names.
     """
-    kind = values['tokenizer']
-    try:
-        learned = tokenizer_class(kind).learned
-    except ImportError as exc:
-        raise ConfigError(f'parameter tokenizer={kind!r}: cannot be imported ({exc})') from None
     profile = _profile_from(values)
     tok_path = values['tokenizer_path']
-    if tok_path:
-        try:
-            tok = load_tokenizer(tok_path)
-        except RobotokError as exc:
-            raise ConfigError(f'parameter tokenizer_path={tok_path!r}: {exc}') from None
-        if tok.kind != kind:
-            raise ConfigError(f'parameter tokenizer={kind!r} but tokenizer_path={tok_path!r} '
-                              f'holds a {tok.kind!r} tokenizer')
-        if profile is not None and profile.names != tok.profile.names:
-            raise ConfigError(f'profile {profile.name!r} has dimensions {list(profile.names)} '
-                              f'but tokenizer_path={tok_path!r} was saved for '
-                              f'{list(tok.profile.names)}')
-        return profile or tok.profile, tok
-    if learned:
-        raise ConfigError(f'parameter tokenizer_path must name a saved tokenizer folder for '
-                          f'the learned kind {kind!r}, got {tok_path!r}')
-    if profile is None:
-        raise ConfigError("parameter robot or profile_path must be set, got robot='' and "
-                          "profile_path=''")
-    if kind == 'openvla' and values['vocab_offset']:
-        raise ConfigError(f'parameter vocab_offset={values["vocab_offset"]!r} does not apply '
-                          'to openvla (its ids end at text_vocab_size - 1); leave it 0')
-    settings = {k: values[k] for k in BINNING_SETTINGS[kind]}
-    try:
-        return profile, make_tokenizer(kind, profile, **settings)
-    except ConfigError as exc:
-        raise ConfigError(f'tokenizer {kind!r} with {settings}: {exc}') from None
+    tok = build_tokenizer(values['tokenizer'], profile, values['given'], tok_path,
+                          name_of=lambda name: f'parameter {name}')
+    if tok_path and profile is not None and profile.names != tok.profile.names:
+        raise ConfigError(f'profile {profile.name!r} has dimensions {list(profile.names)} '
+                          f'but tokenizer_path={tok_path!r} was saved for '
+                          f'{list(tok.profile.names)}')
+    return profile or tok.profile, tok
 
 
 class StopRequest:

@@ -27,8 +27,6 @@ from robotok_ros.nodes.decoder_safety import (clamp_speed, integrate_pose, Playo
 from robotok_ros.robot_profile import ANGULAR_NAMES, LINEAR_NAMES
 
 REASONS = ('layout', 'length', 'out_of_range', 'non_finite', 'invalid')
-# Kinds whose decode is elementwise per dimension (a lookup table is exact).
-TABLE_KINDS = ('uniform', 'rt1', 'quantile', 'openvla')
 MAX_TABLE = 1 << 16
 
 
@@ -54,7 +52,8 @@ class Command:
 def _decode_table(tokenizer, lo, hi):
     """Return per-dimension decode tables (D lists) or None where a table is not exact/small."""
     width = hi - lo + 1
-    if tokenizer.kind not in TABLE_KINDS or (width != width[0]).any() or width[0] > MAX_TABLE:
+    exact = tokenizer.capabilities.exact_table  # decode elementwise per id: a table is exact
+    if not exact or (width != width[0]).any() or width[0] > MAX_TABLE:
         return None
     with np.errstate(over='ignore', invalid='ignore'):  # non-finite: no table, checked path
         table = tokenizer.decode(lo[None, :] + np.arange(width[0])[:, None])

@@ -1,41 +1,20 @@
 """
-Tokenizer registry: one name per kind, classes imported only when asked for.
+Action tokenizers: the registry of kinds, and the one verb set they share.
 
-Learned kinds (``vq``, ``fast``) import torch / tokenizers lazily, so the
-uniform decoder never pays for them.
+``make_tokenizer(kind, profile, **settings)`` creates one, ``load_tokenizer(path)``
+reads a saved one back; see ``registry.py`` for the kinds and ``settings.py``
+for what each declares about itself.
 """
 
-import importlib
-
-from robotok_ros.errors import ConfigError
-
-KINDS = {
-    'uniform': ('robotok_ros.tokenizers.binning', 'UniformTokenizer'),
-    'rt1': ('robotok_ros.tokenizers.binning', 'RT1Tokenizer'),
-    'quantile': ('robotok_ros.tokenizers.binning', 'QuantileTokenizer'),
-    'openvla': ('robotok_ros.tokenizers.openvla', 'OpenVLATokenizer'),
-    'vq': ('robotok_ros.tokenizers.vq', 'VQTokenizer'),
-    'fast': ('robotok_ros.tokenizers.fast', 'FASTTokenizer'),
-}
-
-
-def tokenizer_class(kind):
-    """Return the class for tokenizer ``kind``."""
-    if kind not in KINDS:
-        raise ConfigError(f'tokenizer must be one of {", ".join(KINDS)}, got {kind!r}')
-    module, name = KINDS[kind]
-    return getattr(importlib.import_module(module), name)
-
-
-def make_tokenizer(kind, profile, **settings):
-    """Create a tokenizer of ``kind`` for ``profile`` (a name, path or RobotProfile)."""
-    try:
-        return tokenizer_class(kind)(profile, **settings)
-    except TypeError as exc:
-        raise ConfigError(f'bad settings for tokenizer {kind!r}: {exc}') from None
+from robotok_ros.tokenizers.base import ActionTokenizer
+from robotok_ros.tokenizers.registry import KINDS, kinds, make_tokenizer, register_kind, \
+    tokenizer_class
 
 
 def load_tokenizer(path):
     """Load any tokenizer saved with ``save(path)``."""
-    from robotok_ros.tokenizers.base import ActionTokenizer
     return ActionTokenizer.load(path)
+
+
+__all__ = ['ActionTokenizer', 'KINDS', 'kinds', 'load_tokenizer', 'make_tokenizer',
+           'register_kind', 'tokenizer_class']

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 from robotok_ros.errors import ConfigError, InvalidTokenError, TokenizerStateError
 from robotok_ros.profile_loader import load_profile, profile_from_dict
+from robotok_ros.tokenizers.registry import tokenizer_class
+from robotok_ros.tokenizers.settings import Capabilities, Settings
 import yaml
 
 CONFIG_FILE = 'tokenizer.yaml'
@@ -68,24 +70,32 @@ class ActionTokenizer:
     """
     Base class: continuous actions <-> integer token ids for one robot profile.
 
-    Subclasses set ``kind`` and implement ``encode``, ``decode``, ``vocab_size``
-    and ``id_range``; learned tokenizers also ``fit``, ``state_arrays`` and
-    ``load_state``.  ``settings()`` returns the constructor keyword arguments.
+    Subclasses set ``kind``, ``capabilities`` and ``settings_class`` (see
+    ``settings.py``) and implement ``encode``, ``decode``, ``vocab_size`` and
+    ``id_range``; those that need fitting also ``fit``, ``state_arrays`` and
+    ``load_state``.  The constructor takes the profile and the settings as
+    keywords, validated by ``settings_class``; ``self.config`` holds them and
+    ``settings()`` returns them as a dict.
     """
 
     kind = 'base'
+    capabilities = Capabilities(per_step=True, exact_table=False, needs_fit=False)
+    settings_class = Settings
     chunk_steps = 1
-    # Per-step tokenizers emit D ids per step; chunk tokenizers set None.
-    learned = False
+    # How a user makes a fitted one (named in errors when a folder is needed).
+    train_command = None
+    # Settings analysis uses unless a spec says otherwise (a comparison, not a training run).
+    analysis_defaults = {}
 
-    def __init__(self, profile):
+    def __init__(self, profile, **settings):
         self.profile = load_profile(profile)
         self.dim = self.profile.dim
+        self.config = self.settings_class.from_mapping(settings, f'{self.kind} settings')
         self.clip_counts = np.zeros(self.dim, dtype=np.int64)
         self.last_clip_counts = np.zeros(self.dim, dtype=np.int64)
 
     # -- the verb set ------------------------------------------------------------------------
-    def fit(self, episodes):
+    def fit(self, episodes, progress=False):
         """Learn state from episodes, a list of ``(T, D)`` arrays; returns self."""
         return self
 
@@ -126,7 +136,11 @@ class ActionTokenizer:
 
     def settings(self):
         """Return the constructor keyword arguments (besides the profile), for ``save``."""
-        return {}
+        return self.config.to_dict()
+
+    def codebook_shape(self):
+        """Return (levels, codes per level) of a codebook tokenizer, else None."""
+        return None
 
     def describe(self):
         """One line for logs and CLI output."""
@@ -162,9 +176,13 @@ class ActionTokenizer:
         return folder
 
     @classmethod
+    def upgrade_settings(cls, settings):
+        """Return saved ``settings`` in today's names (folders saved by older versions)."""
+        return settings
+
+    @classmethod
     def load(cls, path):
         """Load a tokenizer saved with ``save``; any problem is a TokenizerStateError."""
-        from robotok_ros.tokenizers import tokenizer_class
         folder = Path(path)
         cfg_path = folder / CONFIG_FILE
         if not cfg_path.is_file():
@@ -182,16 +200,22 @@ class ActionTokenizer:
         for key in ('kind', 'settings', 'profile'):
             if key not in config:
                 raise TokenizerStateError(f'{cfg_path}: missing key {key}')
-        klass = tokenizer_class(config['kind'])
+        try:
+            klass = tokenizer_class(config['kind'])
+        except (ConfigError, TypeError) as exc:  # TypeError: an unhashable kind (a list)
+            raise TokenizerStateError(f'{cfg_path}: kind: {exc}') from None
         if cls is not ActionTokenizer and not issubclass(klass, cls):
             raise TokenizerStateError(f'{cfg_path}: holds a {config["kind"]!r} tokenizer, '
                                       f'not {cls.kind!r}')
         try:
             profile = profile_from_dict(config['profile'], source=f'{cfg_path}: profile')
-            tok = klass(profile, **config['settings'])
+            settings = config['settings']
+            if not isinstance(settings, dict):
+                raise ConfigError(f'settings must be a mapping, got {settings!r}')
+            tok = klass(profile, **klass.upgrade_settings(settings))
         except (ConfigError, TypeError) as exc:
             raise TokenizerStateError(f'{cfg_path}: {exc}') from None
-        if klass.learned:
+        if klass.capabilities.needs_fit:
             state_path = folder / STATE_FILE
             if not state_path.is_file():
                 raise TokenizerStateError(f'{folder}: {STATE_FILE} is missing')

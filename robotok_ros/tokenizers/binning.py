@@ -15,22 +15,13 @@ Per-dimension binning tokenizers: RT-2 uniform, RT-1, quantile and OpenVLA.
 
 import numpy as np
 
-from robotok_ros.errors import ConfigError
 from robotok_ros.fitting import fit_ranges, stack_episodes
 from robotok_ros.tokenizers.base import (ActionTokenizer, check_actions, check_token_array,
                                          reject_out_of_range)
+from robotok_ros.tokenizers.settings import BinningSettings, Capabilities
 
-LAYOUTS = ('shared', 'per_dimension')
 # Rows per block in the uniform fast path: 8192 x 7 float64 is ~0.5 MB, cache resident.
 BLOCK_ROWS = 8192
-
-
-def _check_int(name, value, lo, hi=None):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo or (
-            hi is not None and value > hi):
-        span = f'[{lo}, {hi}]' if hi is not None else f'>= {lo}'
-        raise ConfigError(f'{name} must be an integer in {span}, got {value!r}')
-    return int(value)
 
 
 def _flat(arr, dim):
@@ -40,14 +31,13 @@ def _flat(arr, dim):
 class _IndexedBins(ActionTokenizer):
     """Shared id layout: bin b of dimension d has id ``offset + b (+ d * N if per_dimension)``."""
 
-    def __init__(self, profile, n_bins=256, vocab_offset=0, layout='shared'):
-        super().__init__(profile)
-        self.n_bins = _check_int('n_bins', n_bins, 16, 4096)
-        self.vocab_offset = _check_int('vocab_offset', vocab_offset, 0)
-        if layout not in LAYOUTS:
-            raise ConfigError(f'layout must be one of {LAYOUTS}, got {layout!r}')
-        self.layout = layout
-        step = self.n_bins if layout == 'per_dimension' else 0
+    settings_class = BinningSettings
+
+    def __init__(self, profile, **settings):
+        super().__init__(profile, **settings)
+        self.n_bins, self.vocab_offset = self.config.n_bins, self.config.vocab_offset
+        self.layout = self.config.layout
+        step = self.n_bins if self.layout == 'per_dimension' else 0
         self._id_lo = self.vocab_offset + step * np.arange(self.dim, dtype=np.int64)
         self._id_hi = self._id_lo + self.n_bins - 1
 
@@ -65,10 +55,6 @@ class _IndexedBins(ActionTokenizer):
         """Per-dimension (lo, hi) ids, inclusive: a list of D pairs."""
         return [(int(lo), int(hi)) for lo, hi in zip(self._id_lo, self._id_hi)]
 
-    def settings(self):
-        """Return the constructor keyword arguments."""
-        return {'n_bins': self.n_bins, 'vocab_offset': self.vocab_offset, 'layout': self.layout}
-
     def _bins_of(self, tokens):
         ids = check_token_array(tokens, self.dim)
         flat = _flat(ids, self.dim)
@@ -82,11 +68,12 @@ class UniformTokenizer(_IndexedBins):
     """RT-2 uniform bins over the profile's (min, max); decode to bin centres."""
 
     kind = 'uniform'
+    capabilities = Capabilities(per_step=True, exact_table=True, needs_fit=False)
     # t = (a - min) / (max - min) * _span; t == _span is still in range (a == max).
     _edge_centre = 0.5
 
-    def __init__(self, profile, n_bins=256, vocab_offset=0, layout='shared'):
-        super().__init__(profile, n_bins, vocab_offset, layout)
+    def __init__(self, profile, **settings):
+        super().__init__(profile, **settings)
         self._set_ranges()
 
     def _span(self):
@@ -107,7 +94,7 @@ class UniformTokenizer(_IndexedBins):
         self._id_lo_t = self._tile(self._id_lo, np.int64)
         self._has_offset = bool(self._id_lo.any())
 
-    def fit(self, episodes):
+    def fit(self, episodes, progress=False):
         """Set the profile's ranges to the data's min/max (and q01/q99)."""
         self.profile = fit_ranges(episodes, self.profile)
         self._set_ranges()
@@ -203,10 +190,12 @@ class QuantileTokenizer(_IndexedBins):
     """
 
     kind = 'quantile'
-    learned = True
+    capabilities = Capabilities(per_step=True, exact_table=True, needs_fit=True,
+                                ranges_choice=False)
+    train_command = 'robotok fit --save-tokenizer'
 
-    def __init__(self, profile, n_bins=256, vocab_offset=0, layout='shared'):
-        super().__init__(profile, n_bins, vocab_offset, layout)
+    def __init__(self, profile, **settings):
+        super().__init__(profile, **settings)
         # Until fitted, uniform edges over the profile's range.
         self._set_edges(np.linspace(self.profile.lows, self.profile.highs, self.n_bins + 1).T)
 
@@ -214,7 +203,7 @@ class QuantileTokenizer(_IndexedBins):
         self.edges = np.asarray(edges, dtype=np.float64)
         self.centres = 0.5 * (self.edges[:, :-1] + self.edges[:, 1:])
 
-    def fit(self, episodes):
+    def fit(self, episodes, progress=False):
         """Edges at quantiles ``linspace(0, 1, N + 1)`` of each dimension's data."""
         data = stack_episodes(episodes, self.dim)
         qs = np.linspace(0.0, 1.0, self.n_bins + 1)

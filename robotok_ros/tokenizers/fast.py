@@ -30,52 +30,24 @@ loading rebuilds a bare BPE model from the validated vocabulary and merges, so
 no saved normaliser, pre-tokeniser or code is ever used.
 """
 
+from dataclasses import replace
 import math
 import warnings
 
 import numpy as np
-from robotok_ros.errors import ConfigError, DataError, InvalidTokenError
+from robotok_ros.errors import ConfigError, InvalidTokenError
 from robotok_ros.fitting import stack_episodes
 from robotok_ros.tokenizers.base import ActionTokenizer, check_actions
+from robotok_ros.tokenizers.chunking import sliding_chunks
+from robotok_ros.tokenizers.settings import Capabilities, FASTSettings
 from robotok_ros.tokenizers.symbol_bpe import MAX_SYMBOL_CLIP, SymbolBPE
 from scipy.fft import dct, idct
 
 MAX_COEFF_CLIP = MAX_SYMBOL_CLIP
-NORMALIZATIONS = ('range', 'quantile')
 
 
 class LengthFixWarning(UserWarning):
     """A token sequence did not make exactly one chunk and was padded or cut."""
-
-
-def sliding_chunks(episodes, horizon, stride=1):
-    """
-    Cut episodes (a list of ``(T, D)`` arrays) into windows ``(N, H, D)``.
-
-    Windows start every ``stride`` steps; an episode shorter than H gives one
-    window padded by repeating its last action (a robot holding still).
-    """
-    if isinstance(episodes, np.ndarray):
-        episodes = [episodes]
-    out = []
-    for i, ep in enumerate(episodes):
-        arr = np.asarray(ep, dtype=np.float64)
-        if arr.ndim != 2 or len(arr) == 0:
-            raise DataError(f'episode {i} must have shape (T, D) with T > 0, got {arr.shape}')
-        if len(arr) < horizon:
-            arr = np.concatenate([arr, np.repeat(arr[-1:], horizon - len(arr), axis=0)])
-        starts = np.arange(0, len(arr) - horizon + 1, stride)
-        out.append(arr[starts[:, None] + np.arange(horizon)])
-    if not out:
-        raise DataError('no episodes to cut into chunks')
-    return np.concatenate(out)
-
-
-def _int_setting(name, value, lo, hi):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not (
-            lo <= value <= hi):
-        raise ConfigError(f'{name} must be an integer in [{lo}, {hi}], got {value!r}')
-    return int(value)
 
 
 class FASTTokenizer(ActionTokenizer):
@@ -91,43 +63,35 @@ class FASTTokenizer(ActionTokenizer):
     """
 
     kind = 'fast'
-    learned = True
+    capabilities = Capabilities(per_step=False, exact_table=False, needs_fit=True,
+                                fixed_length=False, default_ranges='profile')
+    settings_class = FASTSettings
+    train_command = 'robotok train-bpe'
 
-    def __init__(self, profile, horizon=10, scale=10.0, vocab=1024, coeff_clip=None,
-                 vocab_offset=0, normalization='range', norm_clip=None):
-        super().__init__(profile)
-        self.horizon = self.chunk_steps = _int_setting('horizon', horizon, 1, 1000)
-        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not (
-                math.isfinite(scale) and scale > 0):
-            raise ConfigError(f'scale must be a finite number > 0, got {scale!r}')
-        self.scale = float(scale)
-        self.vocab_offset = _int_setting('vocab_offset', vocab_offset, 0, 2 ** 40)
-        if normalization not in NORMALIZATIONS:
-            raise ConfigError(f'normalization must be one of {NORMALIZATIONS}, '
-                              f'got {normalization!r}')
-        self.normalization = normalization
-        if norm_clip is not None and (isinstance(norm_clip, bool) or not isinstance(
-                norm_clip, (int, float)) or not norm_clip >= 1 or not math.isfinite(norm_clip)):
-            raise ConfigError(f'norm_clip must be a finite number >= 1 or null, got '
-                              f'{norm_clip!r}')
-        self.norm_clip = None if norm_clip is None else float(norm_clip)
+    def __init__(self, profile, **settings):
+        super().__init__(profile, **settings)
+        c = self.config
+        self.chunk_steps, self.scale, self.vocab_offset = c.chunk_steps, c.scale, c.vocab_offset
+        self.normalization, self.norm_clip = c.normalization, c.norm_clip
         self._set_normalization()
-        bound = math.ceil(self.scale * math.sqrt(self.horizon) * self._norm_bound)
+        bound = math.ceil(self.scale * math.sqrt(self.chunk_steps) * self._norm_bound)
+        coeff_clip = c.coeff_clip
         if coeff_clip is None:
             if bound > MAX_COEFF_CLIP:
-                raise ConfigError(f'scale {self.scale} x sqrt(horizon {self.horizon}) x '
+                raise ConfigError(f'scale {self.scale} x sqrt(chunk_steps {self.chunk_steps}) x '
                                   f'{self._norm_bound:.3g} (largest normalised value) needs '
                                   f'coefficients up to {bound} > {MAX_COEFF_CLIP}; lower scale, '
                                   'set norm_clip or give coeff_clip')
             coeff_clip = bound
-        self.coeff_clip = _int_setting('coeff_clip', coeff_clip, 1, MAX_COEFF_CLIP)
-        self.vocab = _int_setting('vocab', vocab, 1, 2 ** 20)
+        # The resolved clip is saved: a loaded tokenizer needs no ranges to know its alphabet.
+        self.config = c = replace(c, coeff_clip=coeff_clip)
+        self.coeff_clip, self.vocab = c.coeff_clip, c.vocab
         if self.vocab < 2 * self.coeff_clip + 1:
             raise ConfigError(f'vocab {self.vocab} is smaller than the base alphabet: every '
                               f'coefficient in [-{self.coeff_clip}, {self.coeff_clip}] needs a '
                               f'token, so vocab must be >= {2 * self.coeff_clip + 1} (or lower '
                               'scale / norm_clip / coeff_clip)')
-        self._inverse = idct(np.eye(self.horizon), axis=0, norm='ortho') / self.scale
+        self._inverse = idct(np.eye(self.chunk_steps), axis=0, norm='ortho') / self.scale
         self.coeff_clip_counts = np.zeros(self.dim, dtype=np.int64)
         self.last_coeff_clip_counts = np.zeros(self.dim, dtype=np.int64)
         self.length_fixes = 0
@@ -164,13 +128,14 @@ class FASTTokenizer(ActionTokenizer):
         with the default ``coeff_clip``).
         """
         rms = self._half * 0.5 / self.scale
-        return rms, rms * math.sqrt(self.horizon)
+        return rms, rms * math.sqrt(self.chunk_steps)
 
     def _check_chunks(self, actions):
         arr = check_actions(actions, self.dim)
-        if arr.ndim not in (2, 3) or arr.shape[-2] != self.horizon:
-            raise InvalidTokenError(f'a fast chunk must have shape ({self.horizon}, {self.dim}) '
-                                    f'or (B, {self.horizon}, {self.dim}), got {arr.shape}')
+        if arr.ndim not in (2, 3) or arr.shape[-2] != self.chunk_steps:
+            raise InvalidTokenError(f'a fast chunk must have shape ({self.chunk_steps}, '
+                                    f'{self.dim}) '
+                                    f'or (B, {self.chunk_steps}, {self.dim}), got {arr.shape}')
         return arr
 
     def coefficients(self, chunks):
@@ -189,12 +154,12 @@ class FASTTokenizer(ActionTokenizer):
         return coef.reshape(len(chunks), -1), action_clips, coeff_clips
 
     # -- the verb set ------------------------------------------------------------------------
-    def fit(self, episodes, stride=1, progress=False):
-        """Train the BPE on every ``stride``-th H-step window of ``episodes``; returns self."""
+    def fit(self, episodes, progress=False):
+        """Train the BPE on every ``stride``-th chunk-long window of ``episodes``; returns self."""
         if isinstance(episodes, np.ndarray):
             episodes = [episodes]
         stack_episodes(episodes, self.dim)
-        chunks = sliding_chunks(episodes, self.horizon, _int_setting('stride', stride, 1, 10 ** 6))
+        chunks = sliding_chunks(episodes, self.chunk_steps, self.config.stride)
         self._bpe = SymbolBPE.train(self.coefficients(chunks)[0], self.coeff_clip, self.vocab,
                                     progress)
         return self
@@ -226,7 +191,8 @@ class FASTTokenizer(ActionTokenizer):
     def encode_chunk(self, actions):
         """Actions ``(H, D)`` -> the flat id sequence one ROS message carries, ``(N,)``."""
         if np.ndim(actions) != 2:
-            raise InvalidTokenError(f'encode_chunk takes one chunk ({self.horizon}, {self.dim}), '
+            raise InvalidTokenError(f'encode_chunk takes one chunk ({self.chunk_steps}, '
+                                    f'{self.dim}), '
                                     f'got shape {np.shape(actions)}')
         return self.encode(actions)
 
@@ -249,11 +215,13 @@ class FASTTokenizer(ActionTokenizer):
         """Return None: ids cover whole chunks, their count varies."""
         return None
 
-    def settings(self):
-        """Return the constructor keyword arguments, with the resolved coefficient clip."""
-        return {'horizon': self.horizon, 'scale': self.scale, 'vocab': self.vocab,
-                'coeff_clip': self.coeff_clip, 'vocab_offset': self.vocab_offset,
-                'normalization': self.normalization, 'norm_clip': self.norm_clip}
+    @classmethod
+    def upgrade_settings(cls, settings):
+        """Return saved settings in today's names: ``horizon`` became ``chunk_steps``."""
+        settings = dict(settings)
+        if 'horizon' in settings and 'chunk_steps' not in settings:
+            settings['chunk_steps'] = settings.pop('horizon')
+        return settings
 
     # -- decoding ------------------------------------------------------------------------------
     def _checked_ids(self, seqs):
@@ -283,11 +251,11 @@ class FASTTokenizer(ActionTokenizer):
     def _decode_many(self, seqs):
         ids, counts = self._checked_ids(seqs)
         symbols, lens = self._bpe.symbols(ids)
-        n = self.horizon * self.dim
+        n = self.chunk_steps * self.dim
         per_seq = (np.add.reduceat(lens, np.cumsum([0] + counts[:-1])) if len(counts) > 1
                    else np.array([len(symbols)]))
         if (per_seq == n).all():
-            coeffs = symbols.reshape(len(counts), self.horizon, self.dim)
+            coeffs = symbols.reshape(len(counts), self.chunk_steps, self.dim)
         else:
             coeffs = np.zeros((len(counts), n), dtype=np.int64)
             starts = np.cumsum(per_seq) - per_seq
@@ -295,7 +263,7 @@ class FASTTokenizer(ActionTokenizer):
                 if count != n:
                     self._length_fix(i, count)
                 coeffs[i, :min(count, n)] = symbols[start:start + min(count, n)]
-            coeffs = coeffs.reshape(-1, self.horizon, self.dim)
+            coeffs = coeffs.reshape(-1, self.chunk_steps, self.dim)
         # Inverse DCT as one (H, H) matrix (scale folded in): cheaper than an FFT at these H.
         out = np.matmul(self._inverse, coeffs)
         out *= self._half
@@ -303,12 +271,12 @@ class FASTTokenizer(ActionTokenizer):
         return np.clip(out, self._box_lo, self._box_hi, out=out)
 
     def _length_fix(self, index, count):
-        n = self.horizon * self.dim
+        n = self.chunk_steps * self.dim
         self.length_fixes += 1
         what = ('padded with zero high-frequency coefficients' if count < n
                 else 'cut after the first coefficients')
         warnings.warn(f'fast: sequence {index} holds {count} DCT coefficients, not '
-                      f'{self.horizon} x {self.dim} = {n}; {what} '
+                      f'{self.chunk_steps} x {self.dim} = {n}; {what} '
                       f'(length fix {self.length_fixes})', LengthFixWarning, stacklevel=4)
 
     # -- BPE state -----------------------------------------------------------------------------

@@ -10,7 +10,8 @@ from robotok_ros.errors import ConfigError
 from robotok_ros.fitting import fit_ranges
 from robotok_ros.tokenizers.base import (ActionTokenizer, check_actions, check_token_array,
                                          reject_out_of_range)
-from robotok_ros.tokenizers.binning import _check_int, _flat
+from robotok_ros.tokenizers.binning import _flat
+from robotok_ros.tokenizers.settings import Capabilities, OpenVLASettings
 
 
 class OpenVLATokenizer(ActionTokenizer):
@@ -30,11 +31,15 @@ class OpenVLATokenizer(ActionTokenizer):
     """
 
     kind = 'openvla'
+    capabilities = Capabilities(per_step=True, exact_table=True, needs_fit=False)
+    settings_class = OpenVLASettings
 
-    def __init__(self, profile, n_bins=256, text_vocab_size=32000):
-        super().__init__(profile)
-        self.n_bins = _check_int('n_bins', n_bins, 16, 4096)
-        self.text_vocab_size = _check_int('text_vocab_size', text_vocab_size, self.n_bins)
+    def __init__(self, profile, **settings):
+        super().__init__(profile, **settings)
+        self.n_bins, self.text_vocab_size = self.config.n_bins, self.config.text_vocab_size
+        if self.text_vocab_size < self.n_bins:
+            raise ConfigError(f'text_vocab_size must be an integer >= n_bins {self.n_bins}, '
+                              f'got {self.text_vocab_size!r}')
         self.bins = np.linspace(-1.0, 1.0, self.n_bins)
         self.bin_centers = (self.bins[:-1] + self.bins[1:]) / 2.0
         self._set_stats()
@@ -64,11 +69,7 @@ class OpenVLATokenizer(ActionTokenizer):
         """Return the last N ids of the text vocabulary."""
         return self.text_vocab_size - self.n_bins, self.text_vocab_size - 1
 
-    def settings(self):
-        """Return the constructor keyword arguments."""
-        return {'n_bins': self.n_bins, 'text_vocab_size': self.text_vocab_size}
-
-    def fit(self, episodes):
+    def fit(self, episodes, progress=False):
         """Set q01/q99 (and min/max) from data, as OpenVLA's dataset statistics do."""
         self.profile = fit_ranges(episodes, self.profile)
         self._set_stats()

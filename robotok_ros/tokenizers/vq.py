@@ -18,63 +18,12 @@ VQ-BeT, Lee et al., 2024, arXiv:2403.03181.
 """
 
 import numpy as np
-from robotok_ros.errors import ConfigError, DataError, InvalidTokenError, TokenizerStateError
-from robotok_ros.fitting import fit_ranges, stack_episodes
+from robotok_ros.errors import InvalidTokenError, TokenizerStateError
+from robotok_ros.fitting import fit_ranges
 from robotok_ros.tokenizers.base import ActionTokenizer, check_actions, check_token_array
-from robotok_ros.tokenizers.binning import _check_int
+from robotok_ros.tokenizers.chunking import chunk_episodes, usage
+from robotok_ros.tokenizers.settings import Capabilities, VQSettings
 from robotok_ros.tokenizers.vq_infer import expected_shapes, VQInference
-
-CODEBOOK_UPDATES = ('ema', 'loss')
-
-
-def _check_float(name, value, lo, hi=None):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not (
-            np.isfinite(value) and value >= lo and (hi is None or value <= hi)):
-        span = f'[{lo}, {hi}]' if hi is not None else f'>= {lo}'
-        raise ConfigError(f'{name} must be a number in {span}, got {value!r}')
-    return float(value)
-
-
-def _check_bool(name, value):
-    # A hand-edited YAML 'no' is a bool already; a string like 'false' is a mistake to report.
-    if not isinstance(value, (bool, np.bool_)):
-        raise ConfigError(f'{name} must be true or false, got {value!r}')
-    return bool(value)
-
-
-def chunk_episodes(episodes, steps, dim, stride=None):
-    """
-    Cut episodes (list of ``(T, D)``) into chunks ``(N, steps, D)`` float64.
-
-    ``stride`` defaults to ``steps`` (non-overlapping, as a policy emits them);
-    a tail shorter than ``steps`` is dropped.
-    """
-    stride = steps if stride is None else stride
-    stack_episodes(episodes, dim)  # validates shapes and finiteness
-    out = []
-    for ep in ([episodes] if isinstance(episodes, np.ndarray) else episodes):
-        arr = np.asarray(ep, dtype=np.float64)
-        if arr.shape[0] >= steps:
-            win = np.lib.stride_tricks.sliding_window_view(arr, steps, axis=0)[::stride]
-            out.append(np.swapaxes(win, 1, 2))
-    if not out:
-        raise DataError(f'no episode has the {steps} steps one chunk needs')
-    return np.ascontiguousarray(np.concatenate(out))
-
-
-def usage(counts):
-    """
-    Return ``(fraction used, perplexity)`` of each level from code counts ``(R, C)``.
-
-    Perplexity is ``exp(entropy)`` of the code histogram: C when every code is
-    equally likely, 1 when one code takes everything.
-    """
-    counts = np.asarray(counts, dtype=np.float64)
-    used = (counts > 0).mean(axis=1)
-    probs = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
-    logs = np.log(np.where(probs > 0, probs, 1.0))
-    perplexity = np.exp(-(probs * logs).sum(axis=1))
-    return used, perplexity
 
 
 class VQTokenizer(ActionTokenizer):
@@ -93,35 +42,18 @@ class VQTokenizer(ActionTokenizer):
     """
 
     kind = 'vq'
-    learned = True
+    capabilities = Capabilities(per_step=False, exact_table=False, needs_fit=True,
+                                fit_needs_torch=True)
+    settings_class = VQSettings
+    train_command = 'robotok train-vq'
+    # A comparison, not a training run (`robotok train-vq` trains properly).
+    analysis_defaults = {'epochs': 10}
 
-    def __init__(self, profile, chunk_steps=8, codebook_size=256, levels=1, code_dim=16,
-                 hidden=(256, 128), vocab_offset=0, seed=0, epochs=30, batch_size=256,
-                 learning_rate=1e-3, stride=1, kmeans_init=True, dead_code_threshold=0.3,
-                 decay=0.95, codebook_update='ema', commitment_weight=0.25, fit_ranges=True):
-        super().__init__(profile)
-        self.chunk_steps = _check_int('chunk_steps', chunk_steps, 1, 1024)
-        self.codebook_size = _check_int('codebook_size', codebook_size, 2, 65536)
-        self.levels = _check_int('levels', levels, 1, 64)
-        self.code_dim = _check_int('code_dim', code_dim, 1, 4096)
-        if isinstance(hidden, (str, bytes)) or not hasattr(hidden, '__len__') or not hidden:
-            raise ConfigError(f'hidden must be a non-empty list of layer sizes, got {hidden!r}')
-        self.hidden = [_check_int(f'hidden[{i}]', h, 1, 65536) for i, h in enumerate(hidden)]
-        self.vocab_offset = _check_int('vocab_offset', vocab_offset, 0)
-        self.seed = _check_int('seed', seed, 0)
-        self.epochs = _check_int('epochs', epochs, 1)
-        self.batch_size = _check_int('batch_size', batch_size, 2)
-        self.learning_rate = _check_float('learning_rate', learning_rate, 1e-9, 10.0)
-        self.stride = _check_int('stride', stride, 1)
-        self.kmeans_init = _check_bool('kmeans_init', kmeans_init)
-        self.dead_code_threshold = _check_float('dead_code_threshold', dead_code_threshold, 0.0)
-        self.decay = _check_float('decay', decay, 0.0, 1.0)
-        if codebook_update not in CODEBOOK_UPDATES:
-            raise ConfigError(f'codebook_update must be one of {CODEBOOK_UPDATES}, '
-                              f'got {codebook_update!r}')
-        self.codebook_update = codebook_update
-        self.commitment_weight = _check_float('commitment_weight', commitment_weight, 0.0)
-        self.fit_ranges = _check_bool('fit_ranges', fit_ranges)
+    def __init__(self, profile, **settings):
+        super().__init__(profile, **settings)
+        for name in VQSettings.names():  # model shape and training settings as attributes
+            setattr(self, name, getattr(self.config, name))
+        self.hidden = list(self.hidden)
         self.history = []
         self._model = None
         # Level r's codes are ids offset + r * C .. offset + r * C + C - 1.
@@ -144,16 +76,9 @@ class VQTokenizer(ActionTokenizer):
         """(offset, offset + R * C - 1)."""
         return self.vocab_offset, self.vocab_offset + self.vocab_size - 1
 
-    def settings(self):
-        """Return the constructor keyword arguments."""
-        return {'chunk_steps': self.chunk_steps, 'codebook_size': self.codebook_size,
-                'levels': self.levels, 'code_dim': self.code_dim, 'hidden': list(self.hidden),
-                'vocab_offset': self.vocab_offset, 'seed': self.seed, 'epochs': self.epochs,
-                'batch_size': self.batch_size, 'learning_rate': self.learning_rate,
-                'stride': self.stride, 'kmeans_init': self.kmeans_init,
-                'dead_code_threshold': self.dead_code_threshold, 'decay': self.decay,
-                'codebook_update': self.codebook_update,
-                'commitment_weight': self.commitment_weight, 'fit_ranges': self.fit_ranges}
+    def codebook_shape(self):
+        """Return (levels, codes per level)."""
+        return self.levels, self.codebook_size
 
     def describe(self):
         """One line for logs and CLI output."""
@@ -187,19 +112,18 @@ class VQTokenizer(ActionTokenizer):
         return np.clip(out, lo, hi, out=out)
 
     # -- training ------------------------------------------------------------------------------
-    def fit(self, episodes, progress=None, stride=None):
+    def fit(self, episodes, progress=False):
         """
         Train on episodes (list of ``(T, D)``); returns self.
 
-        Chunks are taken every ``stride`` steps (default: the setting).
-        ``progress``: True for a tqdm bar over epochs, or a callable
+        Chunks are taken every ``stride`` steps (a setting).  ``progress``: True for a
+        tqdm bar over epochs, or a callable
         ``(epoch, record)``.  Per-epoch records (loss terms, fraction of codes
         used and perplexity per level) are kept in ``history``.
         """
         if self.fit_ranges:
             self.profile = fit_ranges(episodes, self.profile)
-        stride = self.stride if stride is None else _check_int('stride', stride, 1)
-        chunks = chunk_episodes(episodes, self.chunk_steps, self.dim, stride)
+        chunks = chunk_episodes(episodes, self.chunk_steps, self.dim, self.stride)
         norm = self._normalise(chunks, np.float32, record=False).reshape(len(chunks), -1)
         from robotok_ros.tokenizers.vq_model import train
         bar = None

@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 from robotok_ros.errors import ConfigError
-from robotok_ros.tokenizers.vq import usage
+from robotok_ros.tokenizers.chunking import usage
 import torch
 from torch import nn
 import torch.nn.functional as F
