@@ -24,7 +24,7 @@ from robotok_ros.errors import ConfigError, RobotokError
 from robotok_ros.robot_profile import RobotProfile
 from robotok_ros.sim.servo import ServoCalc, ServoSettings
 
-TWIST_REASONS = ('non_finite', 'frame', 'too_large', 'not_started', 'paused')
+TWIST_REASONS = ('malformed', 'non_finite', 'frame', 'too_large', 'not_started', 'paused')
 GRIPPER_REASONS = ('gripper_non_finite', 'gripper_out_of_range', 'no_gripper')
 # Relative slack on the profile's speed limits: token_decoder's own clamp rounds.
 SPEED_TOLERANCE = 1e-6
@@ -142,8 +142,8 @@ class SimArm:
         """
         Take one TwistStamped; return None when accepted, else the rejection reason.
 
-        Rejected twists are counted in ``rejected`` and never reach the physics: non-finite
-        values or stamp, an unknown (or empty) frame, a speed over the profile's safety limit
+        Rejected twists are counted in ``rejected`` and never reach the physics: not three
+        numbers each, non-finite values or stamp, an unknown (or empty) frame, a speed over the profile's safety limit
         (``reject_over_speed``), servo not started or paused.
         """
         reason = self._check_twist(linear, angular, frame_id, stamp_s)
@@ -160,7 +160,7 @@ class SimArm:
             ang = np.asarray(angular, dtype=np.float64).reshape(3)
             stamp = float(stamp_s)
         except (TypeError, ValueError):
-            return 'non_finite'
+            return 'malformed'
         if not (np.isfinite(lin).all() and np.isfinite(ang).all() and math.isfinite(stamp)):
             return 'non_finite'
         if frame_id not in self.frames:

@@ -53,6 +53,8 @@ class ArmModel:
     velocity_limits: Tuple[float, ...]
     torque_limits: Tuple[float, ...]
     home: Tuple[float, ...]
+    # Where the cube starts (base frame x, y in m): in front of the arm, well inside its reach.
+    cube_xy: Tuple[float, float]
     # Reflected rotor inertia per joint (kg m^2). The robosuite files have none; MuJoCo
     # Menagerie's universal_robots_ur5e/ur5e.xml uses 0.1 for every UR5e joint. Without it a
     # UR wrist (0.003 kg m^2) is too light for a stiff servo at a 2 ms step.
@@ -80,7 +82,8 @@ PANDA = ArmModel(
     velocity_limits=(2.1750,) * 4 + (2.6100,) * 3,
     torque_limits=(87.0,) * 4 + (12.0,) * 3,
     # franka_description / MoveIt's panda 'ready' pose: elbow up, hand pointing down.
-    home=(0.0, -math.pi / 4, 0.0, -3 * math.pi / 4, 0.0, math.pi / 2, math.pi / 4))
+    home=(0.0, -math.pi / 4, 0.0, -3 * math.pi / 4, 0.0, math.pi / 2, math.pi / 4),
+    cube_xy=(0.5, 0.0))
 
 UR5E = ArmModel(
     xml='robots/ur5e/robot.xml', base_body='base', flange_body='right_hand',
@@ -90,7 +93,9 @@ UR5E = ArmModel(
     torque_limits=(150.0,) * 3 + (28.0,) * 3,
     # Upper arm up, forearm forward, tool pointing down (Menagerie's 'home' keyframe without
     # its -pi/2 base turn, which it needs only because its base is turned by pi/2).
-    home=(0.0, -math.pi / 2, math.pi / 2, -math.pi / 2, -math.pi / 2, 0.0))
+    home=(0.0, -math.pi / 2, math.pi / 2, -math.pi / 2, -math.pi / 2, 0.0),
+    # The home TCP sits at y 0.134 (the UR's shoulder and wrist offsets); the cube goes below.
+    cube_xy=(0.5, 0.134))
 
 FRANKA_HAND = GripperModel(
     xml='grippers/panda_gripper.xml', root_body='right_gripper',

@@ -103,8 +103,10 @@ def build_scene(robot, physics_hz, visual=True):
     mount.attach_body(arm_spec.body('base'), robot.arm_prefix, '')
     flange = spec.body(robot.arm_prefix + arm.flange_body)
     flange.add_frame().attach_body(grip_spec.body(grip.root_body), robot.gripper_prefix, '')
-    flange.add_site(name=robot.ee_frame, pos=[0, 0, grip.tcp_offset], size=[0.005] * 3,
-                    rgba=[1, 0, 0, 0.5], group=3)
+    if spec.site(robot.ee_frame) is None:
+        flange.add_site(name=robot.ee_frame, pos=[0, 0, grip.tcp_offset], size=[0.005] * 3,
+                        rgba=[1, 0, 0, 0.5], group=3)
+    # else the hand file names the TCP itself (robosuite's grip_site): it is used as it is.
     cube = world.add_body(name='cube', pos=[0.5, 0, TABLE_TOP + CUBE_HALF])
     cube.add_freejoint(name='cube_joint')
     cube.add_geom(name='cube_geom', type=mujoco.mjtGeom.mjGEOM_BOX, size=[CUBE_HALF] * 3,

@@ -94,8 +94,9 @@ class ServoCalc:
 
     ``lower``/``upper``/``vmax``: joint position bounds and velocity limits (n,);
     ``scale_*``: speed caps used where the settings leave them None. ``jacobian(q)``
-    returns the 6 x n planning-frame Jacobian (linear rows first, as MoveIt's getJacobian) at joint
-    positions q; it is called at the current state and at Servo's singularity probe.
+    returns the 6 x n planning-frame Jacobian (linear rows first, as MoveIt's
+    getJacobian) at joint positions q; it is called at the current state and at Servo's
+    singularity probe.
     """
 
     def __init__(self, settings, lower, upper, vmax, scale_linear, scale_rotational):

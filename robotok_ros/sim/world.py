@@ -64,8 +64,9 @@ class World:
         self._jacp = np.zeros((3, m.nv))
         self._jacr = np.zeros((3, m.nv))
         # The arm is attached first, so its dofs are normally 0..n-1: a slice is cheaper.
+        self._cols = self.dadr
         if (self.dadr == np.arange(self.dadr[0], self.dadr[0] + self.n_arm)).all():
-            self.dadr = slice(int(self.dadr[0]), int(self.dadr[0]) + self.n_arm)
+            self._cols = slice(int(self.dadr[0]), int(self.dadr[0]) + self.n_arm)
         bad = (mujoco.mjtWarning.mjWARN_BADQPOS, mujoco.mjtWarning.mjWARN_BADQVEL,
                mujoco.mjtWarning.mjWARN_BADQACC)
         self._bad = np.array([int(w) for w in bad])
@@ -75,23 +76,20 @@ class World:
         self.base_pos = self.data.xpos[self.base].copy()
         self.base_rot = self.data.xmat[self.base].reshape(3, 3).copy()
         self._base_turned = not np.allclose(self.base_rot, np.eye(3))
-        self.home_tcp = None
 
     # -- reset and commands ----------------------------------------------------------------
     def reset(self, cube_offset):
-        """Home pose, hand open, cube at the home TCP's spot plus ``cube_offset`` (x, y) m."""
+        """Home pose, hand open, cube at the arm's cube spot plus ``cube_offset`` (x, y) m."""
         mj, m, d = self._mj, self.model, self.data
         mj.mj_resetData(m, d)
         d.qpos[self.qadr] = self.robot.arm.home
         d.act[self.act_adr] = self.robot.arm.home
         self.set_opening(1.0)
         d.qpos[self.finger_qadr] = d.ctrl[self.finger_ids]
-        if self.home_tcp is None:
-            mj.mj_kinematics(m, d)
-            self.home_tcp = d.site_xpos[self.site].copy()
+        spot = self.base_pos + self.base_rot @ np.array([*self.robot.arm.cube_xy, 0.0])
         cube = self.cube_qadr
-        d.qpos[cube:cube + 3] = (self.home_tcp[0] + cube_offset[0],
-                                 self.home_tcp[1] + cube_offset[1], TABLE_TOP + CUBE_HALF)
+        d.qpos[cube:cube + 3] = (spot[0] + cube_offset[0], spot[1] + cube_offset[1],
+                                 TABLE_TOP + CUBE_HALF)
         d.qpos[cube + 3:cube + 7] = (1.0, 0.0, 0.0, 0.0)
         mj.mj_forward(m, d)
         self._warn_count = self._warning_total()
@@ -143,8 +141,8 @@ class World:
         mj.mj_comPos(m, s)
         mj.mj_jacSite(m, s, self._jacp, self._jacr, self.site)
         jac = np.empty((6, self.n_arm))
-        jac[:3] = self._jacp[:, self.dadr]
-        jac[3:] = self._jacr[:, self.dadr]
+        jac[:3] = self._jacp[:, self._cols]
+        jac[3:] = self._jacr[:, self._cols]
         if self._base_turned:
             rt = self.base_rot.T
             jac[:3], jac[3:] = rt @ jac[:3], rt @ jac[3:]
