@@ -143,8 +143,8 @@ class SimArm:
         Take one TwistStamped; return None when accepted, else the rejection reason.
 
         Rejected twists are counted in ``rejected`` and never reach the physics: not three
-        numbers each, non-finite values or stamp, an unknown (or empty) frame, a speed over the profile's safety limit
-        (``reject_over_speed``), servo not started or paused.
+        numbers each, non-finite values or stamp, an unknown (or empty) frame, a speed over
+        the profile's safety limit (``reject_over_speed``), servo not started or paused.
         """
         reason = self._check_twist(linear, angular, frame_id, stamp_s)
         if reason:
