@@ -7,5 +7,6 @@ MuJoCo is imported when a SimArm is built, not when this package is imported.
 """
 
 from robotok_ros.sim.arm import (GRIPPER_REASONS, JointState, PhysicsBlowUp, Pose,  # noqa: F401
-                                 SimArm, SimSettings, TaskState, TWIST_REASONS)
+                                 SimArm, TaskState, TWIST_REASONS)
 from robotok_ros.sim.servo import ServoSettings  # noqa: F401
+from robotok_ros.sim.settings import SimSettings  # noqa: F401

@@ -15,60 +15,23 @@ step after the timeout.
 """
 
 from collections import Counter
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, replace
 import math
-from typing import Optional
 
 import numpy as np
 from robotok_ros.errors import ConfigError, RobotokError
 from robotok_ros.robot_profile import RobotProfile
-from robotok_ros.sim.servo import ServoCalc, ServoSettings
+from robotok_ros.sim.servo import ServoCalc
+from robotok_ros.sim.settings import SimSettings
 
 TWIST_REASONS = ('malformed', 'non_finite', 'frame', 'too_large', 'not_started', 'paused')
 GRIPPER_REASONS = ('gripper_non_finite', 'gripper_out_of_range', 'no_gripper')
 # Relative slack on the profile's speed limits: token_decoder's own clamp rounds.
 SPEED_TOLERANCE = 1e-6
-MIN_PHYSICS_HZ = 500.0
 
 
 class PhysicsBlowUp(RobotokError):
     """The physics state became non-finite; the scene was reset before this was raised."""
-
-
-@dataclass(frozen=True)
-class SimSettings:
-    """Simulation settings; every value is checked here, the offending one named."""
-
-    physics_hz: float = 500.0
-    cube_xy_range: float = 0.04
-    lift_height: float = 0.05
-    reject_over_speed: bool = True
-    visual: bool = True
-    model: Optional[str] = None
-    servo: ServoSettings = field(default_factory=ServoSettings)
-
-    def __post_init__(self):
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name in ('reject_over_speed', 'visual'):
-                if not isinstance(value, bool):
-                    raise ConfigError(f'sim.{f.name} must be a bool, got {value!r}')
-            elif f.name in ('physics_hz', 'cube_xy_range', 'lift_height'):
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-                        not math.isfinite(value) or value < 0:
-                    raise ConfigError(f'sim.{f.name} must be a finite number >= 0, '
-                                      f'got {value!r}')
-        if self.physics_hz < MIN_PHYSICS_HZ:
-            raise ConfigError(f'sim.physics_hz must be >= {MIN_PHYSICS_HZ:g} (contacts and the '
-                              f'stiff joint servo need it), got {self.physics_hz!r}')
-        if not isinstance(self.servo, ServoSettings):
-            raise ConfigError(f'sim.servo must be a ServoSettings, got {self.servo!r}')
-        ratio = self.servo.publish_period * self.physics_hz
-        if ratio < 1 - 1e-9 or abs(ratio - round(ratio)) > 1e-6:
-            raise ConfigError('servo.publish_period must be a whole number of physics steps '
-                              f'(1/{self.physics_hz:g} s), got {self.servo.publish_period!r}')
-        if self.model is not None and not isinstance(self.model, str):
-            raise ConfigError(f'sim.model must be a model name or None, got {self.model!r}')
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,12 @@ MIT licence), installed for its assets only and found without importing robosuit
 
 Their torque motors are replaced (``scene.py``); nothing else of robosuite is used.
 
+Frames: the profile's ``frame_id`` is the arm's base body; the end-effector frame is a TCP
+site: ``panda_hand_tcp`` (franka_description's name, 0.1034 m beyond the flange) for
+franka_panda, ``tool_tcp`` (same place on the same hand) for ur5e, and robosuite's own
+``gripper0_grip_site`` (0.097 m beyond the hand's base, turned -90 deg about z, the point
+robosuite's OSC controller moves) for robosuite_panda_osc.
+
 Limits, each from the maker:
 
 - Panda positions: the model's joint ranges, equal to Franka's "Robot and interface

@@ -78,7 +78,22 @@ def build_scene(robot, physics_hz, visual=True):
 
     arm, grip = robot.arm, robot.gripper
     root = assets_dir()
-    spec = mujoco.MjSpec()
+    arm_spec = _load(os.path.join(root, arm.xml), visual)
+    grip_spec = _load(os.path.join(root, grip.xml), visual)
+    for part in (arm_spec, grip_spec):
+        # Franka and UR controllers compensate gravity themselves; so does this servo.
+        for body in part.bodies:
+            if body.name != 'world':
+                body.gravcomp = 1.0
+    if robot.arm_prefix:
+        spec = mujoco.MjSpec()
+        mount = spec.worldbody.add_frame(pos=[0, 0, TABLE_TOP])
+        mount.attach_body(arm_spec.body('base'), robot.arm_prefix, '')
+    else:
+        # Unprefixed names (ur_description's): the arm's own file is the scene, because
+        # MuJoCo 4 warns on attaching with an empty prefix.
+        spec = arm_spec
+        spec.body('base').pos = [0, 0, TABLE_TOP]
     spec.modelname = f'robotok_sim_{robot.arm_prefix or "ur5e_"}arm'
     spec.option.timestep = 1.0 / physics_hz
     # implicitfast integrates the servo's damping implicitly, so stiff gains stay stable.
@@ -93,14 +108,6 @@ def build_scene(robot, physics_hz, visual=True):
     table = world.add_body(name='table', pos=[TABLE_CENTRE_X, 0, TABLE_TOP - TABLE_HALF[2]])
     table.add_geom(name='table_top', type=mujoco.mjtGeom.mjGEOM_BOX, size=list(TABLE_HALF),
                    rgba=[0.55, 0.4, 0.3, 1], friction=[1.0, 0.005, 0.0001])
-    mount = world.add_frame(pos=[0, 0, TABLE_TOP])
-    arm_spec = _load(os.path.join(root, arm.xml), visual)
-    grip_spec = _load(os.path.join(root, grip.xml), visual)
-    for part in (arm_spec, grip_spec):
-        # Franka and UR controllers compensate gravity themselves; so does this servo.
-        for body in part.bodies:
-            body.gravcomp = 1.0
-    mount.attach_body(arm_spec.body('base'), robot.arm_prefix, '')
     flange = spec.body(robot.arm_prefix + arm.flange_body)
     flange.add_frame().attach_body(grip_spec.body(grip.root_body), robot.gripper_prefix, '')
     if spec.site(robot.ee_frame) is None:
@@ -173,12 +180,15 @@ def _tune_gains(model, names, arm):
     qadr = [model.joint(j).qposadr[0] for j in names['arm_joints']]
     data.qpos[qadr] = arm.home
     mujoco.mj_forward(model, data)
-    full = np.zeros((model.nv, model.nv))
-    mujoco.mj_fullM(model, full, data.qM)
+    # M e_i through mj_mulM: MjData's inertia storage differs between MuJoCo 3 and 4.
+    unit, column = np.zeros(model.nv), np.zeros(model.nv)
     omega = 2.0 * np.pi * SERVO_BANDWIDTH_HZ
     for joint, (ref, vel) in zip(names['arm_joints'], names['arm_actuators']):
         dof = model.joint(joint).dofadr[0]
-        inertia = full[dof, dof]
+        unit[:] = 0.0
+        unit[dof] = 1.0
+        mujoco.mj_mulM(model, data, column, unit)
+        inertia = column[dof]
         kp = inertia * omega ** 2
         kv = 2.0 * SERVO_DAMPING_RATIO * omega * inertia
         a = model.actuator(ref).id
