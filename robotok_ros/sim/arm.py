@@ -184,7 +184,12 @@ class SimArm:
 
     # -- simulation ------------------------------------------------------------------------
     def reset(self, seed=None):
-        """Restore the scene: home pose, open hand, the cube at a seeded random spot."""
+        """
+        Restore the scene: home pose, open hand, the cube at a seeded random spot.
+
+        ``seed`` None draws the next spot from the running generator. Servo's started /
+        paused state and the ``rejected`` counters are kept (a world reset, not a restart).
+        """
         if seed is not None:
             self._rng = np.random.default_rng(seed)
             self.seed = seed

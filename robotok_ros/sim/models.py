@@ -129,9 +129,11 @@ ROBOTS = {
     'franka_panda': RobotSpec(PANDA, FRANKA_HAND, 'panda_', 'panda_', 'panda_hand_tcp'),
     'robosuite_panda_osc': RobotSpec(PANDA, FRANKA_HAND, 'robot0_', 'gripper0_',
                                      'gripper0_grip_site'),
-    # The profile assumes a Robotiq 2F-85; robosuite's robotiq_gripper_85.xml does not load
-    # (it names two meshes robotiq_arg2f_base_link), so the UR5e carries the Franka Hand. Its
-    # 80 mm stroke is a little under the 2F-85's 85 mm: a full-open command opens 80 mm.
+    # The profile assumes a Robotiq 2F-85. robosuite's robotiq_gripper_85.xml does not load as
+    # shipped (two meshes named robotiq_arg2f_base_link); with the duplicate dropped it
+    # compiles, but its tendon-coupled linkage (kp 20) did not close on the cube in a first
+    # try, so the UR5e carries the Franka Hand. Its 80 mm stroke is a little under the
+    # 2F-85's 85 mm: a full-open command (0.085) opens 80 mm.
     'ur5e': RobotSpec(UR5E, FRANKA_HAND, '', 'gripper_', 'tool_tcp'),
 }
 
