@@ -129,7 +129,8 @@ def test_reset_with_a_seed_is_reproducible(panda):
 
 
 @pytest.mark.parametrize('value', [float('nan'), 1e12])
-def test_blow_up_resets_the_scene_and_raises(sim, value):
+def test_blow_up_resets_the_scene_and_raises(sim, value, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)         # MuJoCo logs its warning to ./MUJOCO_LOG.TXT
     hold(sim, 0.2)
     sim.data.qvel[1] = value
     with pytest.raises(PhysicsBlowUp, match='non-finite.*reset') as info:
