@@ -24,7 +24,7 @@ import tempfile
 import time
 
 import numpy as np
-from robotok_ros.nodes.processes import stop_nodes
+from robotok_ros.demo.processes import stop_nodes
 
 PROFILE = """\
 name: bench7

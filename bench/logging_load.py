@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 
-from robotok_ros.nodes.processes import start_node, stop_nodes
+from robotok_ros.demo.processes import start_node, stop_nodes
 
 TOPICS = ('/robotok/teleop_tokens', '/robotok/teleop_action', '/teleop/twist', '/joy')
 PROFILE_RATE = 100.0

@@ -6,11 +6,11 @@ from bag_compat import DISTRIBUTIONS, mcap_contents, metadata_problems, read_met
 import numpy as np
 import pytest
 from robotok_ros.cli.main import main
+from robotok_ros.data.bag_writer import bag_mcap, BAG_VERSION, EpisodeWriter, typestore
 from robotok_ros.data.bags import read_bag, retokenize_bag
+from robotok_ros.data.wire import (ACTION_TOPIC, ACTION_TYPE, METADATA_TOPIC, TOKENS_TOPIC,
+                                   TOKENS_TYPE)
 from robotok_ros.errors import DataError
-from robotok_ros.nodes.recorder_core import (ACTION_TOPIC, ACTION_TYPE, bag_mcap, BAG_VERSION,
-                                             EpisodeWriter, METADATA_TOPIC, TOKENS_TOPIC,
-                                             TOKENS_TYPE, typestore)
 from rosbags.rosbag2 import StoragePlugin, Writer
 from test_recorder import write_steps
 import yaml

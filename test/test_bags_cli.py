@@ -5,11 +5,10 @@ import json
 import numpy as np
 import pytest
 from robotok_ros.cli.main import main
+from robotok_ros.data.bag_writer import bag_mcap, episode_metadata, EpisodeWriter, typestore
 from robotok_ros.data.bags import read_bag
-from robotok_ros.nodes.recorder_core import (ACTION_TOPIC, ACTION_TYPE, bag_mcap,
-                                             episode_metadata, EpisodeWriter, TOKENS_TOPIC,
-                                             TOKENS_TYPE, typestore)
-from robotok_ros.nodes.teleop_encoding import step_label
+from robotok_ros.data.wire import ACTION_TOPIC, ACTION_TYPE, TOKENS_TOPIC, TOKENS_TYPE
+from robotok_ros.data.wire import step_label
 from robotok_ros.profile_loader import load_profile
 from robotok_ros.tokenizers import make_tokenizer
 

@@ -1,14 +1,15 @@
-"""Unit tests of decoder_core: message checks, playout, clamping, watchdog, enable, pose maths."""
+"""Unit tests of runtime.decoder: message checks, playout, clamping, watchdog, enable, poses."""
 
 from conftest import SEVEN_DOF_PROFILE
 from hypothesis import given, settings, strategies as st
 import numpy as np
 import pytest
 from robotok_ros.errors import InvalidTokenError
-from robotok_ros.nodes.decoder_core import DecoderCore, Rejected
-from robotok_ros.nodes.decoder_safety import (clamp_speed, integrate_pose, Playout,
-                                              quat_from_rotvec, quat_multiply, Watchdog)
 from robotok_ros.profile_loader import profile_from_dict
+from robotok_ros.runtime.decoder import DecoderCore, Rejected
+from robotok_ros.runtime.geometry import integrate_pose, quat_from_rotvec, quat_multiply
+from robotok_ros.runtime.playout import Playout
+from robotok_ros.runtime.safety import clamp_speed, Watchdog
 from robotok_ros.tokenizers import make_tokenizer
 from scipy.spatial.transform import Rotation
 import yaml

@@ -18,8 +18,8 @@ from launch_support import get_parameters, LaunchProcess, missing_reason, other_
 import numpy as np
 import pytest
 from robotok_ros.data.synthetic import generate_episodes
-from robotok_ros.nodes.decoder_core import DecoderCore
 from robotok_ros.profile_loader import load_profile
+from robotok_ros.runtime.decoder import DecoderCore
 from robotok_ros.tokenizers import make_tokenizer
 from rosutil import RosHarness
 from std_msgs.msg import Int32MultiArray

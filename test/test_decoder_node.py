@@ -11,8 +11,9 @@ from geometry_msgs.msg import PoseStamped, TwistStamped
 import numpy as np
 import pytest
 from rclpy.qos import DurabilityPolicy, ReliabilityPolicy
-from robotok_ros.nodes.decoder_core import DecoderCore, integrate_pose
 from robotok_ros.profile_loader import load_profile
+from robotok_ros.runtime.decoder import DecoderCore
+from robotok_ros.runtime.geometry import integrate_pose
 from robotok_ros.tokenizers import make_tokenizer
 from rosgraph_msgs.msg import Clock
 from rosutil import RosHarness
@@ -285,7 +286,7 @@ def test_bad_parameter_is_one_fatal_line(ros, profile_path, params, needle):
 
 @pytest.mark.timeout(120)
 def test_demo_pipeline_commands_within_half_a_bin():
-    code = ('import argparse, sys\nfrom robotok_ros.nodes.decoder_demo import run\n'
+    code = ('import argparse, sys\nfrom robotok_ros.demo.decoder_stage import run\n'
             "sys.exit(run(argparse.Namespace(robot='franka_panda', episodes=6, seed=3)))")
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                          timeout=110)

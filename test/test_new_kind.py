@@ -16,8 +16,8 @@ from robotok_ros.analysis import compare, parse_spec
 from robotok_ros.cli.main import main
 from robotok_ros.data.synthetic import generate_episodes
 from robotok_ros.errors import ConfigError
-from robotok_ros.nodes.decoder_core import DecoderCore
 from robotok_ros.profile_loader import load_profile
+from robotok_ros.runtime.decoder import DecoderCore
 from robotok_ros.tokenizers import make_tokenizer
 from robotok_ros.tokenizers.registry import KINDS, register_kind
 
@@ -109,4 +109,3 @@ def test_analyze_fits_and_measures_the_new_kind(toy):
     assert result['tokens_per_second'] == pytest.approx(profile.dim * profile.control_rate_hz)
     with pytest.raises(ConfigError, match="unknown setting 'n_bins' for toy"):
         parse_spec('toy:n_bins=3')
-

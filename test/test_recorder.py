@@ -8,12 +8,12 @@ import sys
 
 import numpy as np
 import pytest
+from robotok_ros.data.bag_writer import (bag_mcap, episode_path, EpisodeWriter, next_episode_index,
+                                         repair_bag, typestore)
 from robotok_ros.data.bags import read_bag, read_bag_episodes
+from robotok_ros.data.wire import ACTION_TOPIC, ACTION_TYPE, TOKENS_TOPIC, TOKENS_TYPE
+from robotok_ros.data.wire import parse_step_label, step_label
 from robotok_ros.errors import DataError
-from robotok_ros.nodes.recorder_core import (ACTION_TOPIC, ACTION_TYPE, bag_mcap, episode_path,
-                                             EpisodeWriter, next_episode_index, repair_bag,
-                                             TOKENS_TOPIC, TOKENS_TYPE, typestore)
-from robotok_ros.nodes.teleop_encoding import parse_step_label, step_label
 from rosbags.rosbag2 import Reader
 
 TOPICS = {TOKENS_TOPIC: TOKENS_TYPE, ACTION_TOPIC: ACTION_TYPE}

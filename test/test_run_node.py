@@ -15,8 +15,7 @@ import pytest
 
 SCRIPT = textwrap.dedent("""
     import os, signal, sys, time
-    from rclpy.node import Node
-    from robotok_ros.nodes.common import run_node
+    from robotok_ros.nodes.base import RobotokNode, run_node
 
     WHEN = sys.argv[1]
 
@@ -24,7 +23,7 @@ SCRIPT = textwrap.dedent("""
         os.kill(os.getpid(), sig)
         time.sleep(0.05)  # a Python signal handler runs at the next bytecode: let it
 
-    class Probe(Node):
+    class Probe(RobotokNode):
         def __init__(self):
             super().__init__('probe')
             self.create_timer(0.01, self.tick)

@@ -119,10 +119,10 @@ def test_pose_trajectory_deltas_are_the_actions(profile, profile_path):
 
 
 def test_pose_deltas_match_teleop_convention(profile_path):
-    from robotok_ros.nodes import teleop_core as teleop
+    from robotok_ros.runtime.geometry import pose_delta
     episode = generate_episodes(profile_path, n_episodes=1, seed=5)[0]
     p, q, _ = generate_pose_trajectory(profile_path, seed=5)
-    deltas = np.array([teleop.pose_delta(p[k], q[k], p[k + 1], q[k + 1])
+    deltas = np.array([pose_delta(p[k], q[k], p[k + 1], q[k + 1])
                        for k in range(len(episode))])
     np.testing.assert_allclose(deltas, episode[:, CARTESIAN], atol=1e-9)
 

@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
+from robotok_ros.data.wire import parse_step_label, step_label
 from robotok_ros.errors import ConfigError
-from robotok_ros.nodes.teleop_core import (matrix_to_rpy, pose_delta, quat_to_matrix,
-                                           TeleopConfig, TeleopSampler, twist_delta)
-from robotok_ros.nodes.teleop_encoding import (ClipMonitor, parse_step_label, step_label,
-                                               TeleopEncoder)
 from robotok_ros.profile_loader import load_profile
+from robotok_ros.runtime.geometry import matrix_to_rpy, pose_delta, quat_to_matrix
+from robotok_ros.runtime.teleop import TeleopConfig, TeleopSampler, twist_delta
+from robotok_ros.runtime.teleop_encoding import ClipMonitor, TeleopEncoder
 from robotok_ros.tokenizers import make_tokenizer
 from scipy.spatial.transform import Rotation
 

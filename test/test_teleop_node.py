@@ -4,7 +4,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped, Twist
 import numpy as np
 import pytest
-from robotok_ros.nodes.teleop_encoding import parse_step_label
+from robotok_ros.data.wire import parse_step_label
 from robotok_ros.profile_loader import load_profile
 from robotok_ros.tokenizers import load_tokenizer, make_tokenizer
 from rosutil import RosHarness

@@ -10,8 +10,8 @@ from robotok_ros.tokenizers import make_tokenizer
 
 # Later stages of the demo, each a module with run(args) -> int; run in this order.
 STAGES = (
-    ('decoder', 'robotok_ros.nodes.decoder_demo'),
-    ('teleop', 'robotok_ros.nodes.teleop_demo'),
+    ('decoder', 'robotok_ros.demo.decoder_stage'),
+    ('teleop', 'robotok_ros.demo.teleop_stage'),
 )
 
 

@@ -14,10 +14,10 @@ import struct
 from typing import List
 
 import numpy as np
+from robotok_ros.data.bag_writer import typestore
+from robotok_ros.data.wire import ACTION_TOPIC, METADATA_TOPIC, TOKENS_TOPIC
+from robotok_ros.data.wire import parse_step_label, step_label
 from robotok_ros.errors import DataError
-from robotok_ros.nodes.recorder_core import (ACTION_TOPIC, METADATA_TOPIC, TOKENS_TOPIC,
-                                             typestore)
-from robotok_ros.nodes.teleop_encoding import parse_step_label, step_label
 
 
 @dataclass
@@ -186,7 +186,8 @@ def retokenize_bag(src, dst, tokenizer, tokenizer_path=''):
     tokenizer and ``retokenized_from``.  Return the new BagEpisode.
     """
     from rosbags.rosbag2 import Reader
-    from robotok_ros.nodes.recorder_core import episode_metadata, EpisodeWriter, TOKENS_TYPE
+    from robotok_ros.data.bag_writer import episode_metadata, EpisodeWriter
+    from robotok_ros.data.wire import TOKENS_TYPE
     from robotok_ros.profile_loader import profile_from_dict
     ep = read_bag(src)
     if ep.actions.shape[1] != tokenizer.dim:

@@ -64,7 +64,7 @@ def _read_table(path, key):
 
 def read_parquet_episodes(path, key=None):
     """Read a parquet file or LeRobot dataset folder as a list of ``(T, D)`` episodes."""
-    from robotok_ros.data.readers import natural_key, split_by_episode
+    from robotok_ros.data.episodes import natural_key, split_by_episode
     key = key or 'action'
     path = Path(path)
     files = sorted(path.glob('data/**/*.parquet'), key=lambda p: natural_key(str(p))) \

@@ -1,7 +1,7 @@
 """
 token_decoder: policy action tokens -> MoveIt Servo twists (or pose targets) and gripper commands.
 
-A thin rclpy shell over ``decoder_core.DecoderCore``; every topic is remappable
+A thin rclpy shell over ``runtime.decoder.DecoderCore``; every topic is remappable
 and the defaults connect to MoveIt Servo (``command_in_type: speed_units``) and
 a ros2_control forward gripper controller with no remapping.  Topic names are
 relative (``/diagnostics`` aside), so a node started in a namespace (one decoder
@@ -16,13 +16,14 @@ from geometry_msgs.msg import PoseStamped, TwistStamped
 import numpy as np
 from rclpy.clock import Clock, ClockType
 from rclpy.duration import Duration
-from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from robotok_ros.errors import InvalidTokenError
-from robotok_ros.nodes.common import declare, declare_tokenizer_parameters, \
-    profile_and_tokenizer, run_node
-from robotok_ros.nodes.decoder_core import DecoderCore, Rejected
-from robotok_ros.nodes.decoder_safety import integrate_pose, POLICIES
+from robotok_ros.nodes.base import RobotokNode, run_node
+from robotok_ros.nodes.parameters import declare, declare_tokenizer_parameters, \
+    profile_and_tokenizer
+from robotok_ros.runtime.decoder import DecoderCore, Rejected
+from robotok_ros.runtime.geometry import integrate_pose
+from robotok_ros.runtime.playout import POLICIES
 from std_msgs.msg import Float64MultiArray, Int32MultiArray, MultiArrayDimension
 from std_srvs.srv import SetBool
 
@@ -46,7 +47,7 @@ def quiet_events():
         return None
 
 
-class TokenDecoder(Node):
+class TokenDecoder(RobotokNode):
     """Subscribe to action tokens, publish safe commands; see the module docstring."""
 
     def __init__(self, **node_kwargs):

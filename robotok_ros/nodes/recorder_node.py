@@ -2,7 +2,7 @@
 episode_recorder: teleop tokens, continuous actions and raw teleop messages -> one bag per episode.
 
 ``~/start_episode`` and ``~/stop_episode`` (std_srvs/Trigger) open and close
-an MCAP bag (``<output_dir>/episode_<index>``) via ``recorder_core``.  Messages
+an MCAP bag (``<output_dir>/episode_<index>``) via ``data.bag_writer``.  Messages
 are taken serialized (``raw=True``) and written byte for byte, so recording
 costs no deserialisation.  The task text is the ``task`` parameter, replaced
 by the latest ``std_msgs/String`` on ``robotok/task``.  A flush timer makes the
@@ -15,13 +15,14 @@ import importlib
 import json
 import os
 
-from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from robotok_ros.data.wire import ACTION_TOPIC, ACTION_TYPE, relative, TOKENS_TOPIC, \
+    TOKENS_TYPE
 from robotok_ros.errors import ConfigError, DataError
-from robotok_ros.nodes.common import declare, declare_tokenizer_parameters, \
-    profile_and_tokenizer, run_node
-from robotok_ros.nodes.recorder_core import ACTION_TOPIC, ACTION_TYPE, episode_metadata, \
-    episode_path, EpisodeWriter, next_episode_index, TOKENS_TOPIC, TOKENS_TYPE
+from robotok_ros.nodes.base import RobotokNode, run_node
+from robotok_ros.nodes.parameters import declare, declare_tokenizer_parameters, \
+    profile_and_tokenizer
+from robotok_ros.runtime.recorder import RecorderCore
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
@@ -53,7 +54,7 @@ def parse_raw_topics(entries):
     return out
 
 
-class EpisodeRecorder(Node):
+class EpisodeRecorder(RobotokNode):
     """Record episodes on request; see the module docstring."""
 
     def __init__(self):
@@ -79,7 +80,7 @@ class EpisodeRecorder(Node):
                         'overwrite what it has not taken yet).', int_range=(0, 100000))
         # Subscribed relative, so a recorder in a namespace records that arm's teleop topics;
         # the bag stores resolved names (read_bag finds '/<ns>/robotok/...' too).
-        topics = {TOKENS_TOPIC.lstrip('/'): TOKENS_TYPE, ACTION_TOPIC.lstrip('/'): ACTION_TYPE}
+        topics = {relative(TOKENS_TOPIC): TOKENS_TYPE, relative(ACTION_TOPIC): ACTION_TYPE}
         topics.update(parse_raw_topics([e for e in raw if e]))
         qos = QoSProfile(depth=depth or 1, reliability=ReliabilityPolicy.RELIABLE,
                          history=HistoryPolicy.KEEP_LAST if depth else HistoryPolicy.KEEP_ALL)
@@ -95,11 +96,10 @@ class EpisodeRecorder(Node):
         self.status_pub = self.create_publisher(String, '~/status', status_qos)
         self.create_service(Trigger, '~/start_episode', self.on_start)
         self.create_service(Trigger, '~/stop_episode', self.on_stop)
-        self.writer = None
-        self.stopping = None
-        self.last_bag = ''
-        self.episodes = 0
-        self.create_timer(self.flush_period, self.on_flush)
+        self.core = RecorderCore(self.profile, self.tokenizer, self.output_dir, self.topics,
+                                 values['tokenizer_path'], self.fsync, self.task)
+        self.stop_timer = None
+        self.create_timer(self.flush_period, self.core.flush)
         # A lambda: newer rclpy executors pass TimerInfo to a callback that takes an argument.
         self.create_timer(1.0, lambda: self.publish_status())
         self.get_logger().info(f'recording {sorted(self.topics)} into {self.output_dir}')
@@ -109,36 +109,28 @@ class EpisodeRecorder(Node):
 
     def _writer_callback(self, topic):
         def write(data):
-            if self.writer is not None:
-                self.writer.write(topic, self.get_clock().now().nanoseconds, data)
+            self.core.write(topic, self.get_clock().now().nanoseconds, data)
         return write
 
     def on_task(self, msg):
         """Use the latest task text for the next episode."""
-        self.task = msg.data
+        self.core.task = msg.data
         self.publish_status()
 
     # -- episodes --------------------------------------------------------------------------
     def start_episode(self):
         """Open the next episode's bag; return its path."""
-        if self.stopping is not None:
-            self._finish()
-        os.makedirs(self.output_dir, exist_ok=True)
-        index = next_episode_index(self.output_dir)
-        meta = episode_metadata(self.profile, self.tokenizer, self.task, index,
-                                self.tokenizer_path)
-        path = episode_path(self.output_dir, index)
-        self.writer = EpisodeWriter(path, self.topics, meta,
-                                    start_ns=self.get_clock().now().nanoseconds,
-                                    fsync=self.fsync)
-        self.get_logger().info(f'episode {index} started: {path} (task {self.task!r})')
+        self._cancel_stop_timer()
+        path = self.core.start(self.get_clock().now().nanoseconds)
+        self.get_logger().info(f'episode started: {path} (task {self.core.task!r})')
         self.publish_status()
         return path
 
     def on_start(self, request, response):
         """~/start_episode: open a new bag (an open one must be stopped first)."""
-        if self.writer is not None and self.stopping is None:
-            response.success, response.message = False, f'already recording {self.writer.path}'
+        if self.core.recording:
+            response.success = False
+            response.message = f'already recording {self.core.writer.path}'
             return response
         try:
             path = self.start_episode()
@@ -150,41 +142,27 @@ class EpisodeRecorder(Node):
 
     def on_stop(self, request, response):
         """~/stop_episode: close the bag after ``stop_grace`` seconds (messages in flight)."""
-        if self.writer is None or self.stopping is not None:
-            response.success, response.message = False, 'not recording'
-            return response
-        response.success, response.message = True, str(self.writer.path)
-        self.stopping = self.create_timer(max(self.stop_grace, 1e-3), self._finish)
+        path = self.core.request_stop()
+        response.success, response.message = path is not None, str(path or 'not recording')
+        if path is not None:
+            self.stop_timer = self.create_timer(max(self.stop_grace, 1e-3), self._finish)
         return response
 
-    def _finish(self):
-        if self.stopping is not None:
-            self.destroy_timer(self.stopping)
-            self.stopping = None
-        if self.writer is None:
-            return
-        writer, self.writer = self.writer, None
-        writer.set_custom('counts', writer.counts)
-        writer.close()
-        self.last_bag = str(writer.path)
-        self.episodes += 1
-        self.get_logger().info(f'episode closed: {writer.path} {writer.counts}')
-        self.publish_status(writer.counts)
+    def _cancel_stop_timer(self):
+        if self.stop_timer is not None:
+            self.destroy_timer(self.stop_timer)
+            self.stop_timer = None
 
-    def on_flush(self):
-        """Make the open bag durable up to now."""
-        if self.writer is not None:
-            self.writer.flush()
+    def _finish(self):
+        self._cancel_stop_timer()
+        counts = self.core.finish()
+        if counts is not None:
+            self.get_logger().info(f'episode closed: {self.core.last_bag} {counts}')
+            self.publish_status(counts)
 
     def publish_status(self, counts=None):
         """Publish recording state, the open or last bag and its message counts."""
-        if counts is None:
-            counts = self.writer.counts if self.writer is not None else {}
-        status = {'recording': self.writer is not None and self.stopping is None,
-                  'bag': str(self.writer.path) if self.writer is not None else '',
-                  'last_bag': self.last_bag, 'episodes_closed': self.episodes,
-                  'task': self.task, 'counts': counts}
-        self.status_pub.publish(String(data=json.dumps(status)))
+        self.status_pub.publish(String(data=json.dumps(self.core.status(counts))))
 
     def on_shutdown(self):
         """Close an open bag cleanly."""

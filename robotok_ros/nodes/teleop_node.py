@@ -1,7 +1,7 @@
 """
 teleop_tokenizer: an operator's twist or pose stream -> the action tokens a policy would emit.
 
-A thin rclpy shell over ``teleop_core``: inputs are stored with their receive
+A thin rclpy shell over ``runtime.teleop``: inputs are stored with their receive
 time, a timer at the profile's control rate samples them as of the tick, and
 each step (or chunk, for chunk tokenizers) goes out twice with the same step
 index and stamp (carried in the first layout dimension's label,
@@ -15,20 +15,21 @@ import time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped, Twist, TwistStamped
 from rclpy.clock import Clock, ClockType
-from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from robotok_ros.nodes.common import declare, declare_tokenizer_parameters, \
-    profile_and_tokenizer, run_node
-from robotok_ros.nodes.teleop_core import BUTTON_MODES, GRIPPER_SOURCES, SOURCES, \
-    TeleopConfig, TeleopSampler
-from robotok_ros.nodes.teleop_encoding import step_label, TeleopEncoder
+from robotok_ros.data import wire
+from robotok_ros.data.wire import relative, step_label
+from robotok_ros.nodes.base import RobotokNode, run_node
+from robotok_ros.nodes.parameters import declare, declare_tokenizer_parameters, \
+    profile_and_tokenizer
+from robotok_ros.runtime.teleop import (BUTTON_MODES, GRIPPER_SOURCES, SOURCES, TeleopConfig,
+                                        TeleopSampler)
+from robotok_ros.runtime.teleop_encoding import TeleopEncoder
 from sensor_msgs.msg import JointState, Joy
 from std_msgs.msg import Float64, Float64MultiArray, Int32MultiArray, MultiArrayDimension
 
 NAME = 'teleop_tokenizer'
 # Relative: in a namespace (one arm of several) they are that arm's topics.
-TOKENS_TOPIC = 'robotok/teleop_tokens'
-ACTION_TOPIC = 'robotok/teleop_action'
+TOKENS_TOPIC, ACTION_TOPIC = relative(wire.TOKENS_TOPIC), relative(wire.ACTION_TOPIC)
 
 
 def declare_teleop_config(node):
@@ -83,7 +84,7 @@ def to_messages(out):
     return tokens, msg
 
 
-class TeleopTokenizer(Node):
+class TeleopTokenizer(RobotokNode):
     """Sample operator input at the control rate; publish tokens and continuous actions."""
 
     def __init__(self):

@@ -16,9 +16,9 @@ import subprocess
 import sys
 import tempfile
 
+from robotok_ros.demo.processes import executable, ros_args, start_node, stop_nodes
+from robotok_ros.demo.replay_nodes import write_replay_file
 from robotok_ros.fitting import fit_ranges
-from robotok_ros.nodes.demo_nodes import write_replay_file
-from robotok_ros.nodes.processes import executable, ros_args, start_node, stop_nodes
 from robotok_ros.profile_loader import load_profile, save_profile
 from robotok_ros.tokenizers import make_tokenizer
 

@@ -3,7 +3,7 @@ ROS-free logic of token_decoder: token ids -> checked actions -> safe, timed com
 
 - Message checks: ``layout`` vs data length, per-step length, id ranges, a
   finite decode; every rejection is counted by reason.
-- Playout (``decoder_safety.Playout``): ``replace`` plays a chunk's first step
+- Playout (``runtime.playout.Playout``): ``replace`` plays a chunk's first step
   at once and the rest one per control period; ``ensemble`` is ACT's temporal
   ensembling (Zhao et al., 2023, arXiv:2304.13705) and plays on ticks.
 - Commands: velocity = delta x scale x control rate, clamped to the profile's
@@ -21,10 +21,9 @@ from typing import List, Optional
 
 import numpy as np
 from robotok_ros.errors import RobotokError
-from robotok_ros.nodes.decoder_safety import (clamp_speed, integrate_pose, Playout,  # noqa: F401
-                                              POLICIES, quat_from_rotvec, quat_multiply,
-                                              Watchdog)
 from robotok_ros.robot_profile import ANGULAR_NAMES, LINEAR_NAMES
+from robotok_ros.runtime.playout import Playout
+from robotok_ros.runtime.safety import clamp_speed, Watchdog
 
 REASONS = ('layout', 'length', 'out_of_range', 'non_finite', 'invalid')
 MAX_TABLE = 1 << 16

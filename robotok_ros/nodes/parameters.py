@@ -1,21 +1,13 @@
 """
-What every robotok node shares: parameter declaration, profile + tokenizer loading, main().
+Node parameters: declared with descriptors, checked, and turned into a profile + tokenizer.
 
 A bad parameter never produces a traceback: it becomes a ``ConfigError`` naming
-the parameter and its value, which ``run_node`` logs as FATAL before exiting
-with status 2.  Nodes publish a last safe command from ``on_shutdown`` while
-the ROS context is still valid, which is why rclpy's own signal handlers are
-replaced by plain Python ones (rclpy's shut the context down before ``finally``
-runs, and a publish there fails).  Those handlers only set a flag: a signal
-never raises inside a callback or the shutdown path, so a second Ctrl-C (or
-``ros2 launch`` forwarding one of its own) cannot cut a zero command or a bag
-close short.
+the parameter and its value, which ``base.run_node`` logs as FATAL before
+exiting with status 2.
 """
 
-import signal
-
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-from robotok_ros.errors import ConfigError, RobotokError
+from robotok_ros.errors import ConfigError
 from robotok_ros.profile_loader import load_profile
 from robotok_ros.tokenizers.build import build_tokenizer, buildable_settings
 from robotok_ros.tokenizers.registry import kinds
@@ -129,61 +121,3 @@ def profile_and_tokenizer(values):
                           f'but tokenizer_path={tok_path!r} was saved for '
                           f'{list(tok.profile.names)}')
     return profile or tok.profile, tok
-
-
-class StopRequest:
-    """Signal handler that only records the signal: shutdown must run to its end."""
-
-    def __init__(self):
-        self.signum = None
-
-    def __call__(self, signum, frame):
-        if self.signum is None:
-            self.signum = signum
-
-
-def run_node(node_factory, name, args=None, spin_period=0.1):
-    """
-    Init rclpy, build the node with ``node_factory()``, spin it, shut down; return exit status.
-
-    SIGINT/SIGTERM (any number of them) end the spin within ``spin_period``; the
-    node's optional ``on_shutdown()`` then runs while publishing still works, and
-    further signals are ignored until it has finished.  A node ends the spin itself
-    by setting ``done = True``; its ``exit_status`` is returned.  A RobotokError from
-    the factory is logged as FATAL (one line, no traceback): status 2.
-    """
-    import rclpy
-    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
-    from rclpy.signals import SignalHandlerOptions
-
-    stop = StopRequest()
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    node, status = None, 0
-    try:
-        if stop.signum is None:
-            node = node_factory()
-            executor = SingleThreadedExecutor()
-            executor.add_node(node)
-            # A bounded wait lets the flag be seen (rcl_wait itself is not interrupted).
-            while rclpy.ok() and stop.signum is None and not getattr(node, 'done', False):
-                executor.spin_once(timeout_sec=spin_period)
-            status = getattr(node, 'exit_status', 0)
-    except RobotokError as exc:
-        rclpy.logging.get_logger(name).fatal(str(exc))
-        status = 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            hook = getattr(node, 'on_shutdown', None)
-            try:
-                if hook is not None and rclpy.ok():
-                    hook()
-            except Exception as exc:  # noqa: B902 - shutting down anyway; say why it failed
-                node.get_logger().error(f'on_shutdown failed: {exc}')
-            node.destroy_node()
-        rclpy.try_shutdown()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return status

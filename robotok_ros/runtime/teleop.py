@@ -27,57 +27,11 @@ from typing import Tuple
 import numpy as np
 from robotok_ros.errors import ConfigError
 from robotok_ros.robot_profile import ANGULAR_NAMES, LINEAR_NAMES
+from robotok_ros.runtime.geometry import pose_delta, valid_quaternion
 
 SOURCES = ('twist', 'pose')
 GRIPPER_SOURCES = ('none', 'button', 'float', 'joint')
 BUTTON_MODES = ('toggle', 'hold')
-
-
-# -- rotation maths -----------------------------------------------------------------------------
-def quat_to_matrix(q):
-    """Return the rotation matrix ``(3, 3)`` of quaternion ``q = (x, y, z, w)``, normalised."""
-    x, y, z, w = np.asarray(q, dtype=np.float64) / np.linalg.norm(q)
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
-
-
-def matrix_to_rpy(m):
-    """
-    Return extrinsic roll, pitch, yaw ``(3,)`` of rotation matrix ``m`` (``R = Rz Ry Rx``).
-
-    Pitch lies in [-pi/2, pi/2]; at gimbal lock (|pitch| = pi/2) roll is set to 0
-    and the whole rotation about the vertical axis goes to yaw, as scipy does.
-    """
-    # atan2 of (sin, cos) keeps full precision near +-pi/2, where asin does not.
-    cos_pitch = math.hypot(m[0, 0], m[1, 0])
-    pitch = math.atan2(-m[2, 0], cos_pitch)
-    if cos_pitch > 1e-9:
-        roll = math.atan2(m[2, 1], m[2, 2])
-        yaw = math.atan2(m[1, 0], m[0, 0])
-    else:
-        roll = 0.0
-        yaw = math.atan2(-m[0, 1], m[1, 1])
-    return np.array([roll, pitch, yaw])
-
-
-def valid_quaternion(q):
-    """Tell whether ``q`` (4 values) is finite and far enough from zero to normalise."""
-    arr = np.asarray(q, dtype=np.float64)
-    return arr.shape == (4,) and bool(np.isfinite(arr).all()) and float(arr @ arr) > 1e-12
-
-
-def pose_delta(p0, q0, p1, q1):
-    """
-    Return the 6-D delta ``[dx, dy, dz, droll, dpitch, dyaw]`` from pose 0 to pose 1.
-
-    ``p``: (3,) positions, ``q``: (4,) quaternions (x, y, z, w), both in the base
-    frame.  The rotation is the relative rotation ``R1 R0^T`` as roll/pitch/yaw,
-    exact for large rotations (no small-angle subtraction of Euler angles).
-    """
-    rel = quat_to_matrix(q1) @ quat_to_matrix(q0).T
-    return np.concatenate([np.asarray(p1, float) - np.asarray(p0, float), matrix_to_rpy(rel)])
 
 
 def twist_delta(linear, angular, linear_scale, angular_scale, rate_hz):

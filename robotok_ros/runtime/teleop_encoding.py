@@ -91,17 +91,3 @@ class ClipMonitor:
         parts = ', '.join(f'{names[i]} {100 * self.rates()[i]:.1f}%' for i in over)
         return (f'teleop actions clip in {parts} of {self.samples} samples: the profile '
                 'ranges do not fit this operator (lower the scales or widen the ranges)')
-
-
-def step_label(step, stamp_ns):
-    """Return the layout label that carries a message's step index and stamp."""
-    return f'step={int(step)};stamp={int(stamp_ns)}'
-
-
-def parse_step_label(label):
-    """Return ``(step, stamp_ns)`` from ``step_label`` text, or None when it is not one."""
-    try:
-        fields = dict(part.split('=', 1) for part in label.split(';'))
-        return int(fields['step']), int(fields['stamp'])
-    except (KeyError, ValueError):
-        return None

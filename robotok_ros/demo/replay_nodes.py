@@ -15,12 +15,12 @@ import time
 
 from geometry_msgs.msg import TwistStamped
 import numpy as np
-from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from robotok_ros.errors import ConfigError
-from robotok_ros.nodes.common import declare, declare_tokenizer_parameters, \
-    profile_and_tokenizer, run_node
-from robotok_ros.nodes.decoder_core import DecoderCore
+from robotok_ros.nodes.base import RobotokNode, run_node
+from robotok_ros.nodes.parameters import declare, declare_tokenizer_parameters, \
+    profile_and_tokenizer
+from robotok_ros.runtime.decoder import DecoderCore
 from std_msgs.msg import Float64MultiArray, Int32MultiArray, MultiArrayDimension
 
 QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -53,7 +53,7 @@ def read_replay_file(path):
     return ids, actions, rate
 
 
-class PolicyReplay(Node):
+class PolicyReplay(RobotokNode):
     """Publish a demonstration's token ids chunk by chunk at the control rate."""
 
     def __init__(self):
@@ -67,7 +67,6 @@ class PolicyReplay(Node):
         self.chunks = [self.ids[i:i + chunk] for i in range(0, len(self.ids), chunk)]
         self.pub = self.create_publisher(Int32MultiArray, TOKENS, QOS)
         self.sent = 0
-        self.done = False
         self.create_timer(chunk / rate, self.on_timer)
 
     def on_timer(self):
@@ -80,7 +79,7 @@ class PolicyReplay(Node):
             return
         if self.sent == len(self.chunks):
             self.pub.wait_for_all_acked()
-            self.done = True
+            self.finish()
             return
         part = self.chunks[self.sent]
         msg = Int32MultiArray(data=part.reshape(-1).tolist())
@@ -92,7 +91,7 @@ class PolicyReplay(Node):
         self.sent += 1
 
 
-class CommandListener(Node):
+class CommandListener(RobotokNode):
     """Print each commanded step and its error against the original continuous action."""
 
     def __init__(self):
@@ -110,7 +109,7 @@ class CommandListener(Node):
         self.core = DecoderCore(self.profile, tok)
         self.bin_width = getattr(tok, 'bin_width', None)
         self.got = {'twist': [], 'action': []}
-        self.done, self.exit_status, self.start = False, 0, time.monotonic()
+        self.start = time.monotonic()
         self.create_subscription(TwistStamped, TWIST, self.on_twist,
                                  QOS)
         self.grip = None  # the decoder sends gripper commands when they change
@@ -168,14 +167,14 @@ class CommandListener(Node):
               f'{np.nanmax(errs):.2e}{bound}; max |twist - original x scale x rate| '
               f'{np.nanmax(terr):.2e}; steps clamped to the safety speeds: {clamped}',
               flush=True)
-        self.done = True
+        self.finish()
 
     def on_timeout(self):
         """Give up after ``timeout`` seconds, saying how far it got."""
         if not self.done and time.monotonic() - self.start > self.timeout:
             print(f'timeout: {len(self.rows)} of {self.expect} steps after {self.timeout} s',
                   flush=True)
-            self.exit_status, self.done = 1, True
+            self.finish(1)
 
 
 def policy_replay_main(args=None):

@@ -17,8 +17,8 @@ import tempfile
 import time
 
 import numpy as np
-from robotok_ros.nodes.processes import start_node, stop_nodes
-from robotok_ros.nodes.recorder_core import ACTION_TOPIC
+from robotok_ros.data.wire import ACTION_TOPIC
+from robotok_ros.demo.processes import start_node, stop_nodes
 
 MAX_STEPS = 60          # 4 s at 15 Hz
 OPERATOR_HZ = 100.0

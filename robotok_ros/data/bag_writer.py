@@ -22,14 +22,9 @@ from pathlib import Path
 import struct
 import time
 
+from robotok_ros.data.wire import METADATA_TOPIC, STRING_TYPE
 from robotok_ros.errors import DataError
 
-TOKENS_TOPIC = '/robotok/teleop_tokens'
-ACTION_TOPIC = '/robotok/teleop_action'
-METADATA_TOPIC = '/robotok/episode_metadata'
-TOKENS_TYPE = 'std_msgs/msg/Int32MultiArray'
-ACTION_TYPE = 'std_msgs/msg/Float64MultiArray'
-STRING_TYPE = 'std_msgs/msg/String'
 METADATA_FORMAT = 'robotok-episode/1'
 EPISODE_PREFIX = 'episode_'
 MAGIC = b'\x89MCAP0\r\n'

@@ -1,0 +1,1 @@
+"""`robotok demo` stages, the replay/listener nodes they use, and the node-process helper."""
