@@ -36,6 +36,7 @@ HUMBLE_RCLPY = {
     'rclpy.clock.ClockType': Api('clock.py:23 = _rclpy.ClockType'),
     'rclpy.clock.ClockType.STEADY_TIME': Api('src/rclpy/_rclpy_pybind11.cpp:65'),
     'rclpy.duration.Duration': Api('duration.py:23', 0, 'seconds nanoseconds'),
+    'rclpy.time.Time': Api('time.py:25 (keyword-only)', 0, 'seconds nanoseconds clock_type'),
     'rclpy.executors.ExternalShutdownException': Api('executors.py:122'),
     'rclpy.executors.SingleThreadedExecutor': Api('executors.py:720', 0, 'context'),
     'rclpy.node.Node': Api('node.py:116', 1, NODE_KWARGS),
