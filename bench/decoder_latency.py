@@ -8,7 +8,8 @@ gripper command and the decoded action.  Short blocks alternate between the
 two paths (echo, decoder, decoder, echo, ...) so other load on a shared
 machine hits both alike.  Each message's sequence number
 rides in the first three ids (base 256) and comes back in the twist's linear
-part (the bench profile decodes id k to k + 0.5 m/s).
+part (the bench profile decodes id k to (k + 0.5) / 64 m/s, so the speed stays under the
+10 m/s a profile may allow).
 
 Prints p50/p99 of both, their ratio and drops; the last line is one JSON object
 with ``ratio`` (decoder p50 / echo p50) and ``drops``.
@@ -39,8 +40,9 @@ dimensions:
   - {{name: dyaw, unit: rad, min: -0.1, max: 0.1}}
   - {{name: gripper, min: 0, max: 1}}
 gripper: {{dimension: gripper, open_value: 1, closed_value: 0}}
-safety: {{max_linear_speed: 1000.0, max_angular_speed: 1000.0}}
+safety: {{max_linear_speed: 10.0, max_angular_speed: 20.0}}
 """
+SPEED_DIV = 64   # id k -> (k + 0.5) / 64 m/s: at most |(4, 4, 4)| = 6.9 m/s
 PATHS = {'decoder': ('/robotok/action_tokens', '/servo_node/delta_twist_cmds'),
          'echo': ('/bench/echo_in', '/bench/echo_out')}
 
@@ -60,7 +62,7 @@ def make_echo(node):
         out.header.frame_id = 'base'
         d = msg.data
         out.twist.linear.x, out.twist.linear.y, out.twist.linear.z = (
-            float(d[0]), float(d[1]), float(d[2]))
+            d[0] / SPEED_DIV, d[1] / SPEED_DIV, d[2] / SPEED_DIV)
         pub.publish(out)
     node.create_subscription(Int32MultiArray, PATHS['echo'][0], on_msg, qos)
     return on_msg
@@ -148,7 +150,8 @@ class Bench:
         def on_twist(msg):
             t = time.perf_counter()
             lin = msg.twist.linear
-            store.setdefault(int(lin.x) + 256 * int(lin.y) + 65536 * int(lin.z), t)
+            store.setdefault(int(lin.x * SPEED_DIV) + 256 * int(lin.y * SPEED_DIV)
+                           + 65536 * int(lin.z * SPEED_DIV), t)
         return on_twist
 
     def wait_for(self, condition, timeout):
@@ -245,7 +248,7 @@ def main():
     os.environ.setdefault('ROS_DOMAIN_ID', '101')
     tmp = Path(tempfile.mkdtemp(prefix='robotok_bench_'))
     profile = tmp / 'bench7.yaml'
-    profile.write_text(PROFILE.format(rate=args.rate, scale=1.0 / args.rate))
+    profile.write_text(PROFILE.format(rate=args.rate, scale=1.0 / (SPEED_DIV * args.rate)))
     exe = Path(sys.executable).parent / 'token_decoder'
     log = open(tmp / 'nodes.log', 'w')
     procs = [start([str(exe), '--ros-args', '-p', f'profile_path:={profile}'], log),

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from robotok_ros.errors import ConfigError
-from robotok_ros.robot_profile import Dimension, Gripper, RobotProfile, Safety
+from robotok_ros.robot_profile import Dimension, Gripper, RobotProfile, Safety, Workspace
 import yaml
 
 TOP_KEYS = {'name', 'description', 'frame_id', 'control_rate_hz', 'dimensions', 'gripper',
@@ -22,7 +22,10 @@ REQUIRED_TOP = ('name', 'frame_id', 'control_rate_hz', 'dimensions', 'safety')
 DIM_KEYS = {'name', 'unit', 'min', 'max', 'scale', 'q01', 'q99'}
 GRIPPER_KEYS = {'dimension', 'mode', 'open_value', 'closed_value', 'command_open',
                 'command_closed'}
-SAFETY_KEYS = {'max_linear_speed', 'max_angular_speed'}
+SAFETY_KEYS = {'max_linear_speed', 'max_angular_speed', 'max_linear_accel', 'max_angular_accel',
+               'workspace'}
+SAFETY_REQUIRED = ('max_angular_speed', 'max_linear_speed')
+WORKSPACE_KEYS = {'min', 'max'}
 
 
 def _env_dirs():
@@ -121,6 +124,22 @@ def _check_keys(data, allowed, source, where):
                           f'(allowed: {", ".join(sorted(allowed))})')
 
 
+def _safety(data, source):
+    _check_keys(data, SAFETY_KEYS, source, 'safety')
+    for key in SAFETY_REQUIRED:
+        if key not in data:
+            raise ConfigError(f'{source}: safety is missing required key {key}')
+    fields = dict(data)
+    box = fields.pop('workspace', None)
+    if box is not None:
+        _check_keys(box, WORKSPACE_KEYS, source, 'safety.workspace')
+        for key in ('min', 'max'):
+            if key not in box:
+                raise ConfigError(f'{source}: safety.workspace is missing required key {key}')
+        box = Workspace(source=source, **box)
+    return Safety(source=source, workspace=box, **fields)
+
+
 def profile_from_dict(data, source='<dict>'):
     """Build a validated RobotProfile from parsed YAML; ``source`` names it in errors."""
     if data is None:
@@ -152,11 +171,7 @@ def profile_from_dict(data, source='<dict>'):
             if key not in data['gripper']:
                 raise ConfigError(f'{source}: gripper is missing required key {key}')
         gripper = Gripper(source=source, **data['gripper'])
-    _check_keys(data['safety'], SAFETY_KEYS, source, 'safety')
-    for key in sorted(SAFETY_KEYS):
-        if key not in data['safety']:
-            raise ConfigError(f'{source}: safety is missing required key {key}')
-    safety = Safety(source=source, **data['safety'])
+    safety = _safety(data['safety'], source)
     description = data.get('description')
     description = '' if description is None else str(description)
     return RobotProfile(name=data['name'], description=description,

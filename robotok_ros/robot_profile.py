@@ -7,26 +7,31 @@ error names the file, the key and the offending value.
 """
 
 from dataclasses import dataclass, field
-import math
+import hashlib
+import json
 from typing import Optional, Tuple
 
 import numpy as np
 from robotok_ros.errors import ConfigError
+from robotok_ros.profile_safety import (bounded, CONTROL_RATE_HZ, finite as _finite,
+                                        MAX_RANGE_VALUE, Safety, where as _where,
+                                        Workspace)
 import yaml
+
+__all__ = ['ANGULAR_NAMES', 'Dimension', 'Gripper', 'GRIPPER_MODES', 'LINEAR_NAMES',
+           'RobotProfile', 'Safety', 'Workspace']
 
 LINEAR_NAMES = ('dx', 'dy', 'dz')
 ANGULAR_NAMES = ('droll', 'dpitch', 'dyaw')
 GRIPPER_MODES = ('binary', 'continuous')
 
 
-def _where(source, key):
-    return f'{source}: {key}' if source else key
-
-
-def _finite(value, source, key):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f'{_where(source, key)} must be a finite number, got {value!r}')
-    return float(value)
+def _range_value(value, source, key):
+    value = _finite(value, source, key)
+    if abs(value) > MAX_RANGE_VALUE:
+        raise ConfigError(f'{_where(source, key)} must be within +-{MAX_RANGE_VALUE:g}, '
+                          f'got {value!r}')
+    return value
 
 
 @dataclass(frozen=True)
@@ -57,9 +62,10 @@ class Dimension:
         if not isinstance(self.unit, str):
             raise ConfigError(f'{_where(self.source, key + ".unit")} must be a string, '
                               f'got {self.unit!r}')
-        for attr, yaml_key in (('low', 'min'), ('high', 'max'), ('scale', 'scale')):
-            object.__setattr__(self, attr, _finite(getattr(self, attr), self.source,
-                                                   f'{key}.{yaml_key}'))
+        for attr, yaml_key in (('low', 'min'), ('high', 'max')):
+            object.__setattr__(self, attr, _range_value(getattr(self, attr), self.source,
+                                                        f'{key}.{yaml_key}'))
+        object.__setattr__(self, 'scale', _finite(self.scale, self.source, f'{key}.scale'))
         if not self.low < self.high:
             raise ConfigError(f'{_where(self.source, key)}: min must be < max, got '
                               f'min={self.low!r} max={self.high!r}')
@@ -71,8 +77,8 @@ class Dimension:
                               f'got q01={self.q01!r} q99={self.q99!r}')
         if self.q01 is not None:
             for attr in ('q01', 'q99'):
-                object.__setattr__(self, attr, _finite(getattr(self, attr), self.source,
-                                                       f'{key}.{attr}'))
+                object.__setattr__(self, attr, _range_value(getattr(self, attr), self.source,
+                                                            f'{key}.{attr}'))
             if not self.q01 < self.q99:
                 raise ConfigError(f'{_where(self.source, key)}: q01 must be < q99, got '
                                   f'q01={self.q01!r} q99={self.q99!r}')
@@ -131,23 +137,6 @@ class Gripper:
 
 
 @dataclass(frozen=True)
-class Safety:
-    """Speed limits every outgoing command is clamped to."""
-
-    max_linear_speed: float
-    max_angular_speed: float
-    source: str = field(default='', compare=False, repr=False)
-
-    def __post_init__(self):
-        for attr in ('max_linear_speed', 'max_angular_speed'):
-            value = _finite(getattr(self, attr), self.source, f'safety.{attr}')
-            if value <= 0:
-                raise ConfigError(f'{_where(self.source, "safety." + attr)} must be > 0, '
-                                  f'got {value!r}')
-            object.__setattr__(self, attr, value)
-
-
-@dataclass(frozen=True)
 class RobotProfile:
     """
     Everything robotok knows about one robot's action space.
@@ -173,10 +162,12 @@ class RobotProfile:
         if not isinstance(self.frame_id, str) or not self.frame_id:
             raise ConfigError(f'{_where(src, "frame_id")} must be a non-empty string, '
                               f'got {self.frame_id!r}')
-        rate = _finite(self.control_rate_hz, src, 'control_rate_hz')
-        if rate <= 0:
-            raise ConfigError(f'{_where(src, "control_rate_hz")} must be > 0, got {rate!r}')
+        lo, hi = CONTROL_RATE_HZ
+        rate = bounded(self.control_rate_hz, src, 'control_rate_hz', hi, 'Hz', lo=lo,
+                       lo_inclusive=True)
         object.__setattr__(self, 'control_rate_hz', rate)
+        if not isinstance(self.safety, Safety):
+            raise ConfigError(f'{_where(src, "safety")} must be a Safety, got {self.safety!r}')
         object.__setattr__(self, 'dimensions', tuple(self.dimensions))
         if not self.dimensions:
             raise ConfigError(f'{_where(src, "dimensions")} must list at least one dimension')
@@ -265,9 +256,40 @@ class RobotProfile:
                               'open_value': g.open_value, 'closed_value': g.closed_value,
                               'command_open': g.command_open,
                               'command_closed': g.command_closed}
-        out['safety'] = {'max_linear_speed': self.safety.max_linear_speed,
-                         'max_angular_speed': self.safety.max_angular_speed}
+        out['safety'] = self.safety.to_dict()
         return out
+
+    def fingerprint(self):
+        """
+        Return a short hex sha256 of the action-space identity a tokenizer is tied to.
+
+        It covers what an action vector *means*: frame_id, control_rate_hz, each
+        dimension's name, unit and scale (action unit -> physical unit per step), and
+        the gripper's action convention (dimension, mode, open_value, closed_value).
+        It leaves out what may change without changing that meaning: the ranges and
+        q01/q99 (what ``fit`` learns, so a fitted tokenizer still pairs with its
+        robot), the safety limits (operators lower them per cell), the gripper
+        controller's command_open/closed (the robot side of the mapping), name and
+        description.  Equal fingerprints: the same action space, whose ranges and
+        limits may differ.
+        """
+        text = json.dumps(self.identity(), sort_keys=True, separators=(',', ':'))
+        return hashlib.sha256(text.encode('utf-8')).hexdigest()[:16]
+
+    def identity(self):
+        """Return the parts ``fingerprint`` hashes, by the name a mismatch message uses."""
+        g = self.gripper
+        return {'names': list(self.names), 'units': [d.unit for d in self.dimensions],
+                'scales': [d.scale for d in self.dimensions], 'rate': self.control_rate_hz,
+                'frame': self.frame_id, 'gripper': None if g is None else {
+                    'dimension': g.dimension, 'mode': g.mode, 'open_value': g.open_value,
+                    'closed_value': g.closed_value}}
+
+    def identity_differences(self, other):
+        """Name each part of the fingerprinted identity that differs from ``other``'s."""
+        mine, theirs = self.identity(), other.identity()
+        return [f'{key} {mine[key]!r} vs {theirs[key]!r}' for key in mine
+                if mine[key] != theirs[key]]
 
     def to_yaml(self):
         """YAML text of this profile."""

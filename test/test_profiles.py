@@ -13,8 +13,9 @@ import pytest
 from robotok_ros.cli.main import main
 from robotok_ros.data.readers import read_episodes
 from robotok_ros.errors import ConfigError
+from robotok_ros.fitting import fit_ranges
 from robotok_ros.profile_loader import list_profiles, load_profile, profile_from_dict, save_profile
-from robotok_ros.robot_profile import Gripper
+from robotok_ros.robot_profile import Gripper, Safety, Workspace
 import yaml
 
 ROBOTS = Path(__file__).resolve().parent.parent / 'config' / 'robots'
@@ -122,8 +123,44 @@ BAD = [  # (edit, key the message must name, bad value it must show)
     (_set(('gripper', 'dimension'), ['gripper']), 'gripper.dimension', "['gripper']"),
     (_set(('gripper', 'mode'), 'sticky'), 'gripper.mode', "'sticky'"),
     (_set(('gripper', 'closed_value'), 1), 'open_value and closed_value', 'both are 1.0'),
-    (_set(('control_rate_hz',), 0), 'control_rate_hz must be > 0', '0.0'),
-    (_set(('control_rate_hz',), -5), 'control_rate_hz must be > 0', '-5.0'),
+    (_set(('control_rate_hz',), 0), 'control_rate_hz must be >= 0.1 and <= 1000 Hz', '0.0'),
+    (_set(('control_rate_hz',), -5), 'control_rate_hz must be >= 0.1', 'got -5.0'),
+    (_set(('control_rate_hz',), 1e-12), 'control_rate_hz must be >= 0.1', 'got 1e-12'),
+    (_set(('control_rate_hz',), 1001), 'control_rate_hz must be >= 0.1 and <= 1000 Hz',
+     'got 1001.0'),
+    (_set(('safety', 'max_linear_speed'), 1e300), 'safety.max_linear_speed must be > 0 and '
+     '<= 10 m/s', 'got 1e+300'),
+    (_set(('safety', 'max_linear_speed'), 10.5), 'safety.max_linear_speed', 'got 10.5'),
+    (_set(('safety', 'max_angular_speed'), 20.1), 'safety.max_angular_speed must be > 0 and '
+     '<= 20 rad/s', 'got 20.1'),
+    (_set(('safety', 'max_linear_accel'), 0), 'safety.max_linear_accel must be > 0 and '
+     '<= 100 m/s^2', 'got 0.0'),
+    (_set(('safety', 'max_linear_accel'), 101), 'safety.max_linear_accel', 'got 101.0'),
+    (_set(('safety', 'max_linear_accel'), 'fast'), 'safety.max_linear_accel', "'fast'"),
+    (_set(('safety', 'max_angular_accel'), 200.5), 'safety.max_angular_accel must be > 0 and '
+     '<= 200 rad/s^2', 'got 200.5'),
+    (_set(('safety', 'max_angular_accel'), math.inf), 'safety.max_angular_accel', 'inf'),
+    (_set(('safety', 'workspace'), [0, 1]), 'safety.workspace must be a mapping', '[0, 1]'),
+    (_set(('safety', 'workspace'), {'min': [0, 0, 0]}), 'safety.workspace is missing required '
+     'key', 'max'),
+    (_set(('safety', 'workspace'), {'min': [0, 0, 0], 'max': [1, 1, 1], 'frame': 'b'}),
+     'unknown key safety.workspace.frame', 'frame'),
+    (_set(('safety', 'workspace'), {'min': [0, 0], 'max': [1, 1, 1]}),
+     'safety.workspace.min must be a list of 3 numbers', '[0, 0]'),
+    (_set(('safety', 'workspace'), {'min': [0, 0, 0], 'max': 1}),
+     'safety.workspace.max must be a list of 3 numbers', 'got 1'),
+    (_set(('safety', 'workspace'), {'min': [0, 0, 0], 'max': [1, math.nan, 1]}),
+     'safety.workspace.max.y must be a finite number', 'nan'),
+    (_set(('safety', 'workspace'), {'min': [0, 0, -10.5], 'max': [1, 1, 1]}),
+     'safety.workspace.min.z must be within +-10 m', '-10.5'),
+    (_set(('safety', 'workspace'), {'min': [0, 0.5, 0], 'max': [1, 0.5, 1]}),
+     'safety.workspace: min must be < max on every axis', 'y min=0.5 max=0.5'),
+    (_set(('dimensions', 0, 'max'), 2e6), 'dimensions.dx.max must be within +-1e+06',
+     '2000000.0'),
+    (_set(('dimensions', 1, 'min'), -1e7), 'dimensions.dy.min must be within +-1e+06',
+     '-10000000.0'),
+    (lambda d: d['dimensions'][0].update(q01=-1e9, q99=0.01), 'dimensions.dx.q01 must be '
+     'within', '-1000000000.0'),
     (_set(('safety', 'max_linear_speed'), 0), 'safety.max_linear_speed', '0.0'),
     (_set(('safety', 'max_angular_speed'), -1), 'safety.max_angular_speed', '-1.0'),
     (_set(('dimensions', 0, 'scale'), 0), 'dimensions.dx.scale', '0.0'),
@@ -226,6 +263,80 @@ def test_to_dict_round_trip(name, profile_path, tmp_path):
     changed = p.to_dict()
     changed['safety']['max_linear_speed'] /= 2
     assert profile_from_dict(changed) != p
+    changed = p.to_dict()
+    changed['safety']['workspace'] = {'min': [-0.5, -0.5, 0.0], 'max': [0.5, 0.5, 0.9]}
+    changed['safety']['max_linear_accel'] = 2.0
+    again = profile_from_dict(yaml.safe_load(yaml.safe_dump(changed)))
+    assert again != p and again.safety.workspace.max == (0.5, 0.5, 0.9)
+    assert again.safety.max_linear_accel == 2.0 and again.to_dict() == changed
+
+
+def test_optional_safety_fields_default_to_no_limit(profile_path):
+    s = load_profile(profile_path).safety
+    assert s.max_linear_accel is None and s.max_angular_accel is None and s.workspace is None
+    assert 'workspace' not in s.to_dict() and 'max_linear_accel' not in s.to_dict()
+
+
+def test_shipped_safety_fields_follow_their_sources():
+    panda, ur5e = load_profile('franka_panda').safety, load_profile('ur5e').safety
+    # Franka's Cartesian limits 13 m/s^2 and 25 rad/s^2; UR's URScript movel/speedl defaults.
+    assert (panda.max_linear_accel, panda.max_angular_accel) == (4.0, 10.0)
+    assert panda.max_linear_accel < 13.0 and panda.max_angular_accel < 25.0
+    assert (ur5e.max_linear_accel, ur5e.max_angular_accel) == (1.2, 1.2)
+    for name in ('franka_panda', 'ur5e', 'robosuite_panda_osc'):
+        box = load_profile(name).safety.workspace
+        assert box.min[2] == 0.01 and box.contains((0.5, 0.0, 0.0175)), name
+        assert not box.contains((0.5, 0.0, 0.0)) and box.clip((0.5, 0.0, -0.2))[2] == 0.01
+    for name in ('widowx_250', 'google_robot'):
+        s = load_profile(name).safety
+        assert s.workspace is None and s.max_linear_accel is None, name
+
+
+def test_workspace_contains_and_clips():
+    box = Workspace(min=(-1, -2, 0), max=(1, 2, 3))
+    assert box.min == (-1.0, -2.0, 0.0) and all(isinstance(v, float) for v in box.max)
+    assert box.contains((1, 2, 3)) and box.contains((0, 0, 0)) and not box.contains((0, 2.1, 1))
+    assert box.clip((5, -5, 1.5)) == (1.0, -2.0, 1.5)
+    with pytest.raises(ConfigError, match='safety.workspace must be a Workspace or None, got '
+                                          r'\{.min.'):
+        Safety(max_linear_speed=0.1, max_angular_speed=0.1, workspace={'min': [0, 0, 0]})
+    with pytest.raises(ConfigError, match='safety.workspace.min.x must be a finite number, '
+                                          'got True'):
+        Workspace(min=(True, 0, 0), max=(1, 1, 1))
+
+
+def test_fingerprint_ignores_ranges_and_limits_but_not_the_action_space(profile_path):
+    p = load_profile(profile_path)
+    fp = p.fingerprint()
+    assert len(fp) == 16 and int(fp, 16) >= 0 and fp == load_profile(profile_path).fingerprint()
+    episodes = [np.random.default_rng(0).uniform(-0.01, 0.01, (50, 7))]
+    fitted = fit_ranges(episodes, p, name='fitted')
+    assert fitted != p and fitted.fingerprint() == fp and p.identity_differences(fitted) == []
+    data = p.to_dict()
+    data['safety'] = {'max_linear_speed': 0.1, 'max_angular_speed': 0.2, 'max_linear_accel': 1}
+    data['gripper']['command_open'] = 0.04
+    data['description'] = 'another cell'
+    assert profile_from_dict(data).fingerprint() == fp
+    changes = {
+        'units': lambda d: d['dimensions'][3].update(unit='deg'),
+        'names': lambda d: d['dimensions'][0].update(name='x'),
+        'scales': lambda d: d['dimensions'][0].update(scale=0.05),
+        'rate': lambda d: d.update(control_rate_hz=20),
+        'frame': lambda d: d.update(frame_id='world'),
+        'gripper': lambda d: d['gripper'].update(mode='continuous'),
+    }
+    for part, change in changes.items():
+        data = p.to_dict()
+        change(data)
+        other = profile_from_dict(data)
+        assert other.fingerprint() != fp, part
+        diffs = p.identity_differences(other)
+        assert len(diffs) == 1 and diffs[0].startswith(part + ' '), diffs
+    data = p.to_dict()
+    data['control_rate_hz'] = 20
+    assert p.identity_differences(profile_from_dict(data)) == ['rate 10.0 vs 20.0']
+    del data['gripper']
+    assert profile_from_dict(data).fingerprint() not in (fp, p.fingerprint())
 
 
 def test_binary_gripper_thresholds_at_the_middle():
@@ -254,7 +365,10 @@ def test_cli_show_prints_every_field(capsys):
     assert main(['profile', 'show', 'franka_panda']) == 0
     out = capsys.readouterr().out
     for text in (*CARTESIAN, 'panda_link0', '15 Hz', '0.075', '-0.77763', '0.759793',
-                 '-0.075..0.075 m', 'continuous', 'command open=0.08', '0.5 m/s', '1 rad/s'):
+                 '-0.075..0.075 m', 'continuous', 'command open=0.08', '0.5 m/s', '1 rad/s',
+                 'max linear 4 m/s^2', 'max angular 10 rad/s^2',
+                 'workspace (panda_link0, m): x -0.96..0.96, y -0.96..0.96, z 0.01..1.3',
+                 f'fingerprint: {load_profile("franka_panda").fingerprint()}'):
         assert text in out, text
 
 

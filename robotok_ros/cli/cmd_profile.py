@@ -45,8 +45,17 @@ def format_profile(profile):
                      f'{g.mode}; action open={_num(g.open_value)} '
                      f'closed={_num(g.closed_value)} -> command open={_num(g.command_open)} '
                      f'closed={_num(g.command_closed)}')
-    lines.append(f'  safety: max linear speed {_num(profile.safety.max_linear_speed)} m/s, '
-                 f'max angular speed {_num(profile.safety.max_angular_speed)} rad/s')
+    s = profile.safety
+    lines.append(f'  safety: max linear speed {_num(s.max_linear_speed)} m/s, '
+                 f'max angular speed {_num(s.max_angular_speed)} rad/s')
+    if s.max_linear_accel is not None or s.max_angular_accel is not None:
+        lines.append(f'  acceleration: max linear {_num(s.max_linear_accel)} m/s^2, '
+                     f'max angular {_num(s.max_angular_accel)} rad/s^2')
+    if s.workspace is not None:
+        box = ', '.join(f'{axis} {_num(lo)}..{_num(hi)}' for axis, lo, hi
+                        in zip('xyz', s.workspace.min, s.workspace.max))
+        lines.append(f'  workspace ({profile.frame_id}, m): {box}')
+    lines.append(f'  fingerprint: {profile.fingerprint()}')
     return '\n'.join(lines)
 
 
