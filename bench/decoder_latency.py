@@ -150,8 +150,9 @@ class Bench:
         def on_twist(msg):
             t = time.perf_counter()
             lin = msg.twist.linear
-            store.setdefault(int(lin.x * SPEED_DIV) + 256 * int(lin.y * SPEED_DIV)
-                           + 65536 * int(lin.z * SPEED_DIV), t)
+            seq = (int(lin.x * SPEED_DIV) + 256 * int(lin.y * SPEED_DIV)
+                   + 65536 * int(lin.z * SPEED_DIV))
+            store.setdefault(seq, t)
         return on_twist
 
     def wait_for(self, condition, timeout):

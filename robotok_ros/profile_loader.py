@@ -184,15 +184,23 @@ def load_profile(name_or_path):
     if isinstance(name_or_path, RobotProfile):
         return name_or_path
     path = find_profile(name_or_path)
+    return profile_from_dict(read_yaml(path), source=str(path))
+
+
+def read_yaml(path):
+    """
+    Parse YAML file ``path`` safely; any problem is one ConfigError line naming the file.
+
+    Safe means no Python tags (``!!python/object``), and a key given twice is an error.
+    """
     try:
-        data = yaml.load(path.read_text(encoding='utf-8'), Loader=_UniqueKeyLoader)
+        return yaml.load(Path(path).read_text(encoding='utf-8'), Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         raise ConfigError(f'{path}: not valid YAML: {_yaml_problem(exc)}') from None
     except UnicodeDecodeError:
         raise ConfigError(f'{path}: not UTF-8 text') from None
     except OSError as exc:
         raise ConfigError(f'{path}: cannot be read: {exc.strerror}') from None
-    return profile_from_dict(data, source=str(path))
 
 
 def save_profile(profile, path):

@@ -10,6 +10,7 @@ from robotok_ros.tokenizers import load_tokenizer, make_tokenizer
 import yaml
 
 from conftest import SEVEN_DOF_PROFILE  # noqa: I100 - test-local helper module
+from tokenizer_folders import reseal
 
 PROFILE = profile_from_dict(yaml.safe_load(SEVEN_DOF_PROFILE), 'test7.yaml')
 
@@ -188,9 +189,13 @@ def test_quantile_save_load_and_tampering(profile, tmp_path):
     assert (again.encode(data) == tok.encode(data)).all()
     from safetensors.numpy import save_file
     save_file({'edges': np.zeros((7, 5))}, str(tmp_path / 'q' / 'state.safetensors'))
+    with pytest.raises(TokenizerStateError, match='tampered or corrupted'):
+        load_tokenizer(tmp_path / 'q')
+    reseal(tmp_path / 'q')  # the checksum rewritten too: the shape check still stops it
     with pytest.raises(TokenizerStateError, match=r'edges must have shape \(7, 17\)'):
         load_tokenizer(tmp_path / 'q')
     (tmp_path / 'q' / 'state.safetensors').write_bytes(b'not safetensors')
+    reseal(tmp_path / 'q')
     with pytest.raises(TokenizerStateError, match='not a readable safetensors file'):
         load_tokenizer(tmp_path / 'q')
     with pytest.raises(TokenizerStateError, match='no tokenizer.yaml'):

@@ -15,12 +15,14 @@ from robotok_ros.fitting import fit_ranges
 from robotok_ros.profile_loader import profile_from_dict
 from robotok_ros.tokenizers import load_tokenizer, make_tokenizer
 from robotok_ros.tokenizers.chunking import sliding_chunks
-from robotok_ros.tokenizers.fast import FASTTokenizer, LengthFixWarning
+from robotok_ros.tokenizers.fast import ChunkLengthError, FASTTokenizer, LENGTH_WARN_PERIOD, \
+    LengthFixWarning
 from safetensors.numpy import load_file, save_file
 from scipy.fft import dct
 import yaml
 
 from conftest import data_dir, SEVEN_DOF_PROFILE  # noqa: I100 - test-local helper module
+from tokenizer_folders import reseal
 
 PROFILE = profile_from_dict(yaml.safe_load(SEVEN_DOF_PROFILE), 'test7.yaml')
 H = 10
@@ -120,28 +122,53 @@ def test_unfitted_ids_are_coefficients_low_frequencies_first():
     assert (coeffs[:PROFILE.dim] != 0).all() and (coeffs[PROFILE.dim:] == 0).all()
 
 
-def test_partial_and_overlong_sequences_are_padded_or_cut_with_a_counted_warning(fitted,
-                                                                                 tmp_path):
+def test_partial_and_overlong_sequences_are_rejected_not_repaired(fitted):
+    chunk = sliding_chunks(smooth_episodes(1, seed=9), H)[0]
+    ids = fitted.encode_chunk(chunk)
+    fixes = fitted.length_fixes
+    for bad, count in ((ids[:-1], 'holds [0-9]+ DCT'), (np.concatenate([ids, ids[:3]]), '')):
+        with pytest.raises(ChunkLengthError, match=f'{count}.*not {H} x 7 = {H * 7}'):
+            fitted.decode_chunk(bad)
+    with pytest.raises(ChunkLengthError, match='sequence 1 holds') as info:
+        fitted.decode([ids, ids[:1], ids])
+    assert info.value.reason == 'length' and isinstance(info.value, InvalidTokenError)
+    assert fitted.length_fixes == fixes  # nothing padded or cut
+    with pytest.raises(InvalidTokenError, match='empty'):
+        fitted.decode_chunk(np.array([], dtype=np.int64))
+
+
+def test_relaxed_pads_or_cuts_with_a_counted_warning(fitted, tmp_path):
     tok = load_tokenizer(fitted.save(tmp_path))  # a fresh counter
     chunk = sliding_chunks(smooth_episodes(1, seed=9), H)[0]
     ids = tok.encode_chunk(chunk)
     with warnings.catch_warnings():
         warnings.simplefilter('error')
-        whole = tok.decode_chunk(ids)
-    with pytest.warns(LengthFixWarning, match='cut'):
-        longer = tok.decode_chunk(np.concatenate([ids, ids[:3]]))
+        whole = tok.decode_chunk(ids, relaxed=True)
+    with pytest.warns(LengthFixWarning, match='cut; 1 sequence'):
+        longer = tok.decode_chunk(np.concatenate([ids, ids[:3]]), relaxed=True)
     assert tok.length_fixes == 1 and np.array_equal(longer, whole)
+    tok._last_warn = None  # as if LENGTH_WARN_PERIOD had passed
     with pytest.warns(LengthFixWarning, match='padded'):
-        shorter = tok.decode([int(i) for i in ids[:-1]])
+        shorter = tok.decode([int(i) for i in ids[:-1]], relaxed=True)
     assert tok.length_fixes == 2 and shorter.shape == (H, PROFILE.dim)
     # Padding keeps the low frequencies: the result is near the chunk, not all zeros.
     assert np.abs(shorter - chunk).max() < 0.5 * np.abs(chunk).max()
-    with pytest.warns(LengthFixWarning):
-        batch = tok.decode([ids, ids[:1], ids])
+    batch = tok.decode([ids, ids[:1], ids], relaxed=True)  # within the period: counted, quiet
     assert tok.length_fixes == 3 and np.array_equal(batch[0], whole)
     assert np.array_equal(batch[2], whole)
-    with pytest.raises(InvalidTokenError, match='empty'):
-        tok.decode_chunk(np.array([], dtype=np.int64))
+
+
+def test_relaxed_warnings_stay_bounded_under_any_message_rate(fitted, tmp_path):
+    # Before: one warnings.warn per message with its own text; +0.29 KB per message and
+    # 307,000 log lines in 160 s.  Now: at most one warning per LENGTH_WARN_PERIOD.
+    tok = load_tokenizer(fitted.save(tmp_path))
+    short = tok.encode_chunk(sliding_chunks(smooth_episodes(1, seed=9), H)[0])[:-1]
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter('default')
+        for _ in range(3000):
+            tok.decode_chunk(short, relaxed=True)
+    assert tok.length_fixes == 3000 and len(seen) == 1
+    assert LENGTH_WARN_PERIOD >= 1.0
 
 
 def test_ids_out_of_range_are_rejected_by_value_and_position(fitted):
@@ -204,6 +231,7 @@ def test_state_with_a_valid_checksum_is_still_checked(fitted, tmp_path):
     raw = json.dumps(doc).encode()
     _rewrite_state(state, {'bpe_json': np.frombuffer(raw, np.uint8),
                            'bpe_sha256': np.frombuffer(hashlib.sha256(raw).digest(), np.uint8)})
+    reseal(tmp_path)  # tokenizer.yaml's state_sha256 rewritten too
     with pytest.raises(TokenizerStateError, match=f'{state}.*coefficient symbols'):
         load_tokenizer(tmp_path)
 

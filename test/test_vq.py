@@ -13,6 +13,7 @@ from robotok_ros.tokenizers import load_tokenizer, make_tokenizer
 from robotok_ros.tokenizers.base import STATE_FILE
 from robotok_ros.tokenizers.chunking import chunk_episodes, usage
 from robotok_ros.tokenizers.vq import VQTokenizer
+from tokenizer_folders import reseal
 
 K = 4
 TINY = {'chunk_steps': K, 'codebook_size': 16, 'code_dim': 4, 'hidden': [32, 16],
@@ -224,9 +225,31 @@ def test_tampered_state_is_a_clear_error(tmp_path, fitted, tamper, match):
     folder = fitted.save(tmp_path / 'tok')
     state = Path(folder) / STATE_FILE
     tamper(state)
+    if state.is_file():
+        with pytest.raises(TokenizerStateError, match='SHA-256 .* does not match the '
+                                                      'state_sha256 .* tampered or corrupted'):
+            load_tokenizer(folder)
+        reseal(folder)  # a tamperer who also rewrites the checksum meets the checks behind it
     with pytest.raises(TokenizerStateError, match=match) as info:
         load_tokenizer(folder)
-    assert str(folder) in str(info.value)
+    assert str(folder) in str(info.value) and '\n' not in str(info.value)
+
+
+def _blowup_arrays(tok, value):
+    return {name: np.full(shape, value, np.float32)
+            for name, shape in tok.expected_shapes().items()}
+
+
+def test_huge_weights_are_refused_and_an_overflowing_decode_is_an_invalid_token(profile7):
+    tok = VQTokenizer(profile7, chunk_steps=K, codebook_size=4, code_dim=4, hidden=[16] * 6)
+    with pytest.raises(TokenizerStateError, match=r"<w>: tensor 'encoder.0.weight' holds "
+                                                  r'\|value\| 100000, more than the 10000'):
+        tok.load_state(_blowup_arrays(tok, 1e5), source='<w>')
+    # Every value allowed, yet seven layers of 16 x 1e4 overflow float32: refused, not NaN.
+    tok.load_state(_blowup_arrays(tok, 1e4))
+    with pytest.raises(InvalidTokenError, match='vq: the ids of chunk 0 decode to a non-finite '
+                                                r'action \(the model overflows float32\)'):
+        tok.decode_chunk(np.array([2]))
 
 
 @pytest.mark.torch

@@ -2,23 +2,29 @@
 The verb set every robotok tokenizer shares, and the checks they all need.
 
 A tokenizer is saved as a folder: ``tokenizer.yaml`` (kind, settings and the
-robot profile, human readable) and, when it learned something, a
-``state.safetensors`` file of arrays.  Nothing is pickled, so loading a file
-never executes code.
+robot profile, human readable, with the profile's fingerprint and the state
+file's SHA-256) and, when it learned something, a ``state.safetensors`` file
+of arrays (``folder.py``).  Nothing is pickled, so loading a file never
+executes code.
+
+Ids travel in ``std_msgs/Int32MultiArray``, so every tokenizer's ids must fit
+int32: constructing one whose highest id does not is a ConfigError.
 """
 
+import functools
 from pathlib import Path
 
 import numpy as np
 from robotok_ros.errors import ConfigError, InvalidTokenError, TokenizerStateError
-from robotok_ros.profile_loader import load_profile, profile_from_dict
+from robotok_ros.profile_loader import load_profile
+from robotok_ros.tokenizers.folder import (checked_profile, CONFIG_FILE, FORMAT_VERSION,
+                                           read_config, read_state, STATE_FILE, write_folder)
 from robotok_ros.tokenizers.registry import tokenizer_class
 from robotok_ros.tokenizers.settings import Capabilities, Settings
-import yaml
 
-CONFIG_FILE = 'tokenizer.yaml'
-STATE_FILE = 'state.safetensors'
-FORMAT_VERSION = 1
+__all__ = ['ActionTokenizer', 'check_actions', 'check_token_array', 'CONFIG_FILE',
+           'FORMAT_VERSION', 'INT32_MAX', 'reject_out_of_range', 'STATE_FILE']
+INT32_MAX = 2 ** 31 - 1
 
 
 def _position(flat_index, shape):
@@ -66,7 +72,36 @@ def reject_out_of_range(ids, lo, hi):
                                 f'action range [{lo_d}, {hi_d}] of dimension {d}')
 
 
-class ActionTokenizer:
+def _checked_after(method):
+    @functools.wraps(method)
+    def checked(self, *args, **kwargs):
+        out = method(self, *args, **kwargs)
+        self.check_id_range()
+        return out
+    return checked
+
+
+class _CheckedIds(type):
+    """
+    Metaclass: check a tokenizer's id range whenever it can change.
+
+    That is once the whole ``__init__`` chain has run, and after every ``fit`` and
+    ``load_state`` (a learned vocabulary, e.g. FAST's BPE merges, grows the range).
+    """
+
+    def __new__(mcs, name, bases, namespace):
+        for verb in ('fit', 'load_state'):
+            if verb in namespace:
+                namespace[verb] = _checked_after(namespace[verb])
+        return super().__new__(mcs, name, bases, namespace)
+
+    def __call__(cls, *args, **kwargs):
+        tok = super().__call__(*args, **kwargs)
+        tok.check_id_range()
+        return tok
+
+
+class ActionTokenizer(metaclass=_CheckedIds):
     """
     Base class: continuous actions <-> integer token ids for one robot profile.
 
@@ -134,6 +169,14 @@ class ActionTokenizer:
                                     f'(one per dimension per step), got {ids.size}')
         return self.decode(ids.reshape(-1, self.dim))
 
+    def check_id_range(self):
+        """Raise ConfigError unless every id fits int32, as Int32MultiArray carries them."""
+        lo, hi = (int(v) for v in self.id_range)
+        if hi > INT32_MAX or lo < 0:
+            raise ConfigError(f'{self.kind} tokenizer: ids [{lo}, {hi}] do not fit '
+                              f'[0, {INT32_MAX}] (int32, as std_msgs/Int32MultiArray carries '
+                              'them); lower vocab_offset or the vocabulary size')
+
     def settings(self):
         """Return the constructor keyword arguments (besides the profile), for ``save``."""
         return self.config.to_dict()
@@ -163,17 +206,7 @@ class ActionTokenizer:
 
     def save(self, path):
         """Write ``tokenizer.yaml`` (+ ``state.safetensors``) into folder ``path``."""
-        folder = Path(path)
-        folder.mkdir(parents=True, exist_ok=True)
-        config = {'format_version': FORMAT_VERSION, 'kind': self.kind,
-                  'settings': self.settings(), 'profile': self.profile.to_dict()}
-        (folder / CONFIG_FILE).write_text(yaml.safe_dump(config, sort_keys=False))
-        arrays = self.state_arrays()
-        if arrays:
-            from safetensors.numpy import save_file
-            save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()},
-                      str(folder / STATE_FILE))
-        return folder
+        return write_folder(path, self.kind, self.settings(), self.profile, self.state_arrays())
 
     @classmethod
     def upgrade_settings(cls, settings):
@@ -182,48 +215,33 @@ class ActionTokenizer:
 
     @classmethod
     def load(cls, path):
-        """Load a tokenizer saved with ``save``; any problem is a TokenizerStateError."""
+        """Load a tokenizer saved with ``save``; any problem is one TokenizerStateError line."""
         folder = Path(path)
-        cfg_path = folder / CONFIG_FILE
-        if not cfg_path.is_file():
-            raise TokenizerStateError(f'{folder}: no {CONFIG_FILE} here; save a tokenizer '
-                                      'with `robotok fit` or `.save(path)` first')
-        try:
-            config = yaml.safe_load(cfg_path.read_text())
-        except yaml.YAMLError as exc:
-            raise TokenizerStateError(f'{cfg_path}: not valid YAML: {exc}') from None
-        if not isinstance(config, dict):
-            raise TokenizerStateError(f'{cfg_path}: must be a mapping, got {config!r}')
-        if config.get('format_version') != FORMAT_VERSION:
-            raise TokenizerStateError(f'{cfg_path}: format_version must be {FORMAT_VERSION}, '
-                                      f'got {config.get("format_version")!r}')
-        for key in ('kind', 'settings', 'profile'):
-            if key not in config:
-                raise TokenizerStateError(f'{cfg_path}: missing key {key}')
+        cfg_path, config = read_config(folder)
         try:
             klass = tokenizer_class(config['kind'])
-        except (ConfigError, TypeError) as exc:  # TypeError: an unhashable kind (a list)
+        except ConfigError as exc:
             raise TokenizerStateError(f'{cfg_path}: kind: {exc}') from None
         if cls is not ActionTokenizer and not issubclass(klass, cls):
             raise TokenizerStateError(f'{cfg_path}: holds a {config["kind"]!r} tokenizer, '
                                       f'not {cls.kind!r}')
+        profile = checked_profile(cfg_path, config)
         try:
-            profile = profile_from_dict(config['profile'], source=f'{cfg_path}: profile')
-            settings = config['settings']
-            if not isinstance(settings, dict):
-                raise ConfigError(f'settings must be a mapping, got {settings!r}')
-            tok = klass(profile, **klass.upgrade_settings(settings))
-        except (ConfigError, TypeError) as exc:
+            tok = klass(profile, **klass.upgrade_settings(config['settings']))
+        except TokenizerStateError:
+            raise
+        except (ConfigError, TypeError, ValueError) as exc:  # TypeError: a non-string key
             raise TokenizerStateError(f'{cfg_path}: {exc}') from None
         if klass.capabilities.needs_fit:
             state_path = folder / STATE_FILE
-            if not state_path.is_file():
-                raise TokenizerStateError(f'{folder}: {STATE_FILE} is missing')
-            from safetensors.numpy import load_file
+            arrays = read_state(folder, cfg_path, config)
             try:
-                arrays = load_file(str(state_path))
-            except Exception as exc:  # noqa: B902 - safetensors raises several types
-                raise TokenizerStateError(f'{state_path}: not a readable safetensors file '
-                                          f'({exc})') from None
-            tok.load_state(arrays, source=str(state_path))
+                tok.load_state(arrays, source=str(state_path))
+            except TokenizerStateError:
+                raise
+            except (ConfigError, TypeError, ValueError, KeyError, IndexError) as exc:
+                raise TokenizerStateError(f'{state_path}: {exc}') from None
+        elif 'state_sha256' in config:
+            raise TokenizerStateError(f'{cfg_path}: state_sha256 given, but a '
+                                      f'{config["kind"]} tokenizer has no {STATE_FILE}')
         return tok

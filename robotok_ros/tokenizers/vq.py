@@ -177,6 +177,10 @@ class VQTokenizer(ActionTokenizer):
                                     f'the range [{lo}, {lo + self.codebook_size - 1}] of vq '
                                     f'level {pos[-1]}')
         norm = model.decode(codes.reshape(-1, self.levels))
+        if not np.isfinite(norm).all():
+            chunk = int(np.flatnonzero(~np.isfinite(norm).all(axis=1))[0])
+            raise InvalidTokenError(f'vq: the ids of chunk {chunk} decode to a non-finite '
+                                    'action (the model overflows float32)')
         out = self._denormalise(norm.reshape(*ids.shape[:-1], self.chunk_steps, self.dim))
         return out
 

@@ -17,6 +17,9 @@ from robotok_ros.errors import TokenizerStateError
 # search so the (rows, C) distance matrix stays in cache.
 MLP_BLOCK = 32768
 SEARCH_BLOCK = 2048
+# Largest |value| a saved tensor may hold. Trained weights and codes stay orders of magnitude
+# below; values near float32's limit would overflow the products into inf / NaN.
+MAX_ABS = 1e4
 
 
 def expected_shapes(in_dim, hidden, code_dim, levels, codebook_size):
@@ -47,6 +50,10 @@ def check_arrays(arrays, shapes, source):
                                       f'for these settings, got {arr.shape}')
         if arr.dtype.kind != 'f' or not np.isfinite(arr).all():
             raise TokenizerStateError(f'{source}: tensor {name!r} must hold finite floats')
+        peak = float(np.abs(arr).max()) if arr.size else 0.0
+        if peak > MAX_ABS:
+            raise TokenizerStateError(f'{source}: tensor {name!r} holds |value| {peak:g}, more '
+                                      f'than the {MAX_ABS:g} a trained model stays under')
         state[name] = np.ascontiguousarray(arr, dtype=np.float32)
     return state
 
@@ -104,4 +111,5 @@ class VQInference:
         z = np.zeros((codes.shape[0], self.code_dim), dtype=np.float32)
         for r in range(self.levels):
             z += books[r][codes[:, r]]
-        return self._mlp(z, 'decoder').astype(np.float64)
+        with np.errstate(over='ignore', invalid='ignore'):  # the caller checks finiteness
+            return self._mlp(z, 'decoder').astype(np.float64)
