@@ -106,18 +106,33 @@ def _profile_from(values):
 
 def profile_and_tokenizer(values):
     """
-    Build (profile, tokenizer) from the values of ``declare_tokenizer_parameters``.
+    Build (robot profile, tokenizer) from the values of ``declare_tokenizer_parameters``.
 
-    A saved tokenizer (``tokenizer_path``) carries its own fitted profile; an
-    explicit ``robot``/``profile_path`` then supplies frame, gripper and safety
-    limits and must have the same dimension names.
+    The robot profile (``robot`` or ``profile_path``) is required: frame, gripper
+    commands and every safety limit come from it, never from a tokenizer folder,
+    whose YAML anyone who can write the folder can edit.  A saved tokenizer
+    (``tokenizer_path``) keeps its own fitted ranges for decoding and pairs with
+    the robot profile by ``RobotProfile.fingerprint()``: the same dimension names,
+    units and scales, control rate, frame and gripper convention.
     """
     profile = _profile_from(values)
     tok_path = values['tokenizer_path']
+    if tok_path and profile is None:
+        raise ConfigError(f'parameter tokenizer_path={tok_path!r} needs a robot profile: set '
+                          'parameter robot or profile_path, because the safety limits come '
+                          'from the robot profile, never from a tokenizer folder')
     tok = build_tokenizer(values['tokenizer'], profile, values['given'], tok_path,
                           name_of=lambda name: f'parameter {name}')
-    if tok_path and profile is not None and profile.names != tok.profile.names:
-        raise ConfigError(f'profile {profile.name!r} has dimensions {list(profile.names)} '
-                          f'but tokenizer_path={tok_path!r} was saved for '
-                          f'{list(tok.profile.names)}')
-    return profile or tok.profile, tok
+    if tok_path:
+        check_pairing(profile, tok.profile, f'tokenizer_path={tok_path!r}')
+    return profile, tok
+
+
+def check_pairing(profile, tok_profile, what):
+    """Raise ConfigError unless ``tok_profile`` has the action space of robot ``profile``."""
+    robot_fp, tok_fp = profile.fingerprint(), tok_profile.fingerprint()
+    if robot_fp != tok_fp:
+        diffs = '; '.join(profile.identity_differences(tok_profile))
+        raise ConfigError(f'parameter {what} does not pair with robot profile '
+                          f'{profile.name!r}: fingerprints {robot_fp} (robot) vs {tok_fp} '
+                          f'(tokenizer) differ in {diffs} (robot vs tokenizer)')
