@@ -1,8 +1,10 @@
-"""Test session isolation (ROS traffic on this host, in a domain of its own); the torch mark."""
+"""Test session isolation (ROS traffic on this host, in a domain of its own); ros/torch marks."""
 
+import functools
 import importlib.util
 import os
 import random
+import re
 import sys
 
 import pytest
@@ -18,6 +20,12 @@ os.environ.setdefault('RCUTILS_LOGGING_BUFFERED_STREAM', '0')
 # there a missing torch is a broken venv and its tests fail instead of skipping.
 TORCH_PINNED_PYTHON = (3, 11)
 HAVE_TORCH = importlib.util.find_spec('torch') is not None
+# A test module uses ROS when it, or code it runs in another process, imports rclpy, ament, a
+# message or service package, the package's nodes or demo stages, or a test helper that
+# starts nodes, a launch or a colcon build.
+ROS_IMPORT = re.compile(r'^\s*(?:from|import) (?:rclpy|ament_\w+|\w+_(?:msgs|srvs)|rosutil|'
+                        r'launch_support|launch_runner|workspace|robotok_ros\.(?:nodes|demo))\b',
+                        re.MULTILINE)
 
 SEVEN_DOF_PROFILE = """\
 name: test7
@@ -50,8 +58,19 @@ def data_dir():
     return os.environ.get('ROBOTOK_DATA_DIR', os.path.join(here, '..', '..', 'shared', 'data'))
 
 
+@functools.lru_cache(maxsize=None)
+def uses_ros(path):
+    """Whether the test module at ``path`` uses ROS (``ROS_IMPORT``)."""
+    with open(path, encoding='utf-8') as f:
+        return ROS_IMPORT.search(f.read()) is not None
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by these marks
 def pytest_collection_modifyitems(config, items):
-    """Skip the tests marked ``torch`` (VQ training) on a Python whose venv has no torch."""
+    """Mark the tests of ROS-using modules ``ros``; skip ``torch`` ones where torch is absent."""
+    for item in items:
+        if uses_ros(str(item.path)):
+            item.add_marker(pytest.mark.ros)
     if HAVE_TORCH or sys.version_info[:2] == TORCH_PINNED_PYTHON:
         return
     python = '.'.join(map(str, sys.version_info[:2]))
