@@ -32,6 +32,7 @@ PIP := pip install --quiet --disable-pip-version-check
 define make-venv
 $(1) -m venv $(@D)
 $(@D)/bin/$(PIP) -r $(2)
+$(@D)/bin/$(PIP) --no-deps -r requirements-nodeps.txt
 $(@D)/bin/$(PIP) --no-deps --no-build-isolation -e .
 touch $@
 endef
@@ -55,15 +56,15 @@ venv: $(STAMP)
 
 venvs: $(STAMP) $(JAZZY_STAMP) $(if $(PYTHON312),$(PY312_STAMP))
 
-$(STAMP): requirements.txt requirements-common.txt setup.py
+$(STAMP): requirements.txt requirements-common.txt requirements-nodeps.txt setup.py
 	$(call make-venv,$(PYTHON),requirements.txt)
 
 # Python 3.11 like .venv: the local torch wheel is for 3.11 only.
-$(JAZZY_STAMP): requirements-jazzy.txt requirements-common.txt setup.py
+$(JAZZY_STAMP): requirements-jazzy.txt requirements-common.txt requirements-nodeps.txt setup.py
 	$(call make-venv,$(PYTHON),requirements-jazzy.txt)
 
 # requirements-common.txt leaves torch out on 3.12; the tests marked torch skip there.
-$(PY312_STAMP): requirements-jazzy.txt requirements-common.txt setup.py
+$(PY312_STAMP): requirements-jazzy.txt requirements-common.txt requirements-nodeps.txt setup.py
 	$(call make-venv,$(PYTHON312),requirements-jazzy.txt)
 
 demo: $(STAMP)
