@@ -19,3 +19,7 @@ class DataError(RobotokError, ValueError):
 
 class TokenizerStateError(RobotokError, ValueError):
     """A saved tokenizer file is missing, tampered with or does not match its config."""
+
+
+class DiskError(DataError):
+    """Writing a file failed in the operating system: disk full, file too large, I/O error."""

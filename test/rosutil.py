@@ -57,7 +57,7 @@ class NodeProcess:
     """One node executable in a subprocess; stdout/stderr go to files read on demand."""
 
     def __init__(self, exe, params=None, params_files=(), remaps=None, args=(), env=None,
-                 node_args=()):
+                 node_args=(), preexec_fn=None):
         cmd = [exe if os.sep in exe else executable(exe), *args, '--ros-args']
         for key, value in (params or {}).items():
             cmd += ['-p', f'{key}:={format_param(value)}']
@@ -71,8 +71,9 @@ class NodeProcess:
         self._err = tempfile.TemporaryFile()
         full_env = dict(os.environ, PYTHONUNBUFFERED='1', RCUTILS_LOGGING_BUFFERED_STREAM='0')
         full_env.update(env or {})
+        # preexec_fn runs in the child before exec (e.g. a resource limit for that node only).
         self.proc = subprocess.Popen(cmd, stdout=self._out, stderr=self._err, env=full_env,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, preexec_fn=preexec_fn)
         self.returncode = None
 
     @property

@@ -8,8 +8,9 @@ import sys
 
 import numpy as np
 import pytest
-from robotok_ros.data.bag_writer import (bag_mcap, episode_path, EpisodeWriter, next_episode_index,
-                                         repair_bag, typestore)
+from robotok_ros.data.bag_repair import repair_bag
+from robotok_ros.data.bag_writer import bag_mcap, episode_path, EpisodeWriter, \
+    next_episode_index, typestore
 from robotok_ros.data.bags import read_bag, read_bag_episodes
 from robotok_ros.data.wire import ACTION_TOPIC, ACTION_TYPE, TOKENS_TOPIC, TOKENS_TYPE
 from robotok_ros.data.wire import parse_step_label, step_label
@@ -323,7 +324,7 @@ def test_teleop_tokens_bag_decoder_loop_reproduces_actions_within_half_a_bin(pro
         seen = {parse_step_label(m.layout.dim[0].label)[0] for m in sent}
         assert {s for s in seen if ep.steps[0] <= s <= ep.steps[-1]} <= set(ep.steps.tolist())
         assert len(ep.steps) >= 20
-        decoder = ros.start_node('token_decoder', params=params)
+        decoder = ros.start_node('token_decoder', params={**params, 'start_enabled': True})
         decoded = ros.collect('/robotok/decoded_action', Float64MultiArray)
         ros.wait_for_subscribers('/robotok/action_tokens')
         ros.wait_for_publishers('/robotok/decoded_action')

@@ -46,7 +46,7 @@ def _export(args):
 
 
 def _repair(args):
-    from robotok_ros.data.bag_writer import repair_bag
+    from robotok_ros.data.bag_repair import repair_bag
     for bag in _bags(args.bags):
         print(f'{bag}: readable, {repair_bag(bag)} messages')
     return 0

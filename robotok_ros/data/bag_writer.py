@@ -11,19 +11,27 @@ Durability: rosbags buffers messages in an MCAP chunk until it reaches 1 MiB.
 writes a provisional DataEnd + Footer and ``metadata.yaml`` and seeks back over
 the footer, so the next chunk overwrites it.  A recorder killed between flushes
 therefore leaves a bag that rosbags reads up to its last flush, with no repair;
-``repair_bag`` cuts a bag torn in the middle of a flush back to its last whole
-record (what ``ros2 bag reindex`` does for rosbag2's own writer).  MCAP record
-layout: https://mcap.dev/spec.
+``bag_repair.repair_bag`` cuts a bag torn in the middle of a flush back to its
+last whole record (what ``ros2 bag reindex`` does for rosbag2's own writer).
+MCAP record layout: https://mcap.dev/spec.
+
+A full disk (or any OSError: ENOSPC, EFBIG, EIO) while writing, flushing or
+closing ends the bag on the spot: the .mcap is cut back to the last good flush
+and given its DataEnd + Footer again, the metadata.yaml of that flush stays, so
+the bag reads back up to it with no repair.  The call then raises DataError and
+``failed`` says why.
 """
 
+import errno
 import json
 import os
 from pathlib import Path
+import shutil
 import struct
 import time
 
 from robotok_ros.data.wire import METADATA_TOPIC, STRING_TYPE
-from robotok_ros.errors import DataError
+from robotok_ros.errors import DataError, DiskError
 
 METADATA_FORMAT = 'robotok-episode/1'
 EPISODE_PREFIX = 'episode_'
@@ -34,7 +42,7 @@ _OP_FOOTER, _OP_DATA_END = 0x02, 0x0F
 # 8 fully, custom_data included.  Evidence: test/bag_compat.py.
 BAG_VERSION = 8
 # Records a rosbags MCAP data section holds: header, schema, channel, message, chunk, index.
-_DATA_OPS = {0x01, 0x03, 0x04, 0x05, 0x06, 0x07}
+DATA_OPS = {0x01, 0x03, 0x04, 0x05, 0x06, 0x07}
 
 
 def typestore():
@@ -50,7 +58,7 @@ def _json(value):
     return json.dumps(value, sort_keys=True, default=plain)
 
 
-def _tail_records():
+def tail_records():
     """Return the MCAP DataEnd + Footer (no summary: readers scan the data) + closing magic."""
     data_end = bytes([_OP_DATA_END]) + struct.pack('<QI', 4, 0)
     footer = bytes([_OP_FOOTER]) + struct.pack('<QQQI', 20, 0, 0, 0)
@@ -104,6 +112,9 @@ class EpisodeWriter:
         from rosbags.rosbag2.errors import WriterError
         self.path = Path(path)
         self.fsync = fsync
+        self.failed = ''  # why the bag ended early (an OSError), '' while all is well
+        self.lost = 0  # messages written after the last good flush, cut off by that error
+        self._good = None  # (.mcap offset of the provisional tail, counts) of the last flush
         self._store = typestore()
         try:
             self._writer = Writer(self.path, version=BAG_VERSION,
@@ -111,6 +122,9 @@ class EpisodeWriter:
             self._writer.open()
         except WriterError as exc:
             raise DataError(f'cannot create bag {self.path}: {exc}') from None
+        except OSError as exc:
+            self._discard()
+            raise DiskError(f'cannot create bag {self.path}: {os_problem(exc)}') from None
         self.metadata = dict(metadata, format=METADATA_FORMAT)
         self._custom = {'robotok': _json(self.metadata)}
         self._writer.set_custom_data('robotok', self._custom['robotok'])
@@ -123,14 +137,23 @@ class EpisodeWriter:
         self._last_ns = int(time.time_ns() if start_ns is None else start_ns)
         self._first_ns = self._last_ns
         meta_msg = self._store.types[STRING_TYPE](data=self._custom['robotok'])
-        self.write(METADATA_TOPIC, self._last_ns,
-                   bytes(self._store.serialize_cdr(meta_msg, STRING_TYPE)))
-        self.flush()
+        try:
+            self.write(METADATA_TOPIC, self._last_ns,
+                       bytes(self._store.serialize_cdr(meta_msg, STRING_TYPE)))
+            self.flush()
+        except DiskError:  # not even the first flush: no bag worth keeping
+            self._discard()
+            raise
 
     @property
     def topics(self):
         """Topic -> message type of every connection, the metadata topic included."""
         return {t: c.msgtype for t, c in self._conns.items()}
+
+    @property
+    def closed(self):
+        """Tell whether the bag is finished (closed, or ended early by a disk error)."""
+        return self._writer.storage is None
 
     def write(self, topic, t_ns, data):
         """Append one serialized CDR message; timestamps are kept non-decreasing."""
@@ -138,9 +161,13 @@ class EpisodeWriter:
         if conn is None:
             raise DataError(f'bag {self.path}: topic {topic!r} was not declared; known: '
                             f'{sorted(self._conns)}')
+        if self.closed:
+            why = f': {self.failed}' if self.failed else ''
+            raise DataError(f'bag {self.path} is closed{why}')
         # Unindexed (crash-recovered) MCAP must be in time order; a clock step back is clamped.
         self._last_ns = max(self._last_ns, int(t_ns))
-        self._writer.write(conn, self._last_ns, data)
+        # A full chunk (1 MiB) goes to the file here, so a disk error can happen in a write.
+        self._guard('writing', self._writer.write, conn, self._last_ns, data)
         self.counts[topic] += 1
 
     def set_custom(self, key, value):
@@ -150,12 +177,16 @@ class EpisodeWriter:
 
     def flush(self):
         """Make everything written so far durable and readable (see the module docstring)."""
+        if not self.closed:
+            self._guard('flushing', self._flush)
+
+    def _flush(self):
         storage = self._writer.storage
         if storage.chunk.bio.tell():
             storage.close_chunk()
         bio = storage.bio
         pos = bio.tell()
-        bio.write(_tail_records())
+        bio.write(tail_records())
         bio.flush()
         if self.fsync:
             os.fsync(bio.fileno())
@@ -163,13 +194,77 @@ class EpisodeWriter:
         write_metadata_yaml(self.path, storage.path.name,
                             [(t, c.msgtype, self.counts[t]) for t, c in self._conns.items()],
                             self._first_ns, self._last_ns, self._custom)
+        self._good = (pos, dict(self.counts))
 
     def close(self):
         """Finish the bag: chunk index, summary, footer and the final metadata.yaml."""
-        if self._writer.storage is None:
+        if self.closed:
             return
+        self._guard('closing', self._close)
+
+    def _close(self):
         self._writer.storage.bio.truncate()
         self._writer.close()
+
+    # -- disk errors ---------------------------------------------------------------------------
+    def _guard(self, doing, call, *args):
+        try:
+            return call(*args)
+        except OSError as exc:
+            written = sum(self.counts.values())
+            kept = self._end_at_last_flush()
+            self.lost = written - kept + (doing == 'writing')
+            self.failed = (f'{os_problem(exc)} while {doing} bag {self.path}; closed at its '
+                           f'last flush ({kept} messages kept, {self.lost} lost)')
+            raise DiskError(self.failed) from None
+
+    def _end_at_last_flush(self):
+        """Close the file and cut it back to the last good flush; return the messages kept."""
+        storage, mcap = self._writer.storage, self.path / f'{self.path.name}.mcap'
+        if storage is not None:
+            mcap = storage.path
+            try:
+                storage.bio.close()  # its buffer may land past the good end: cut off below
+            except OSError:
+                pass
+            self._writer.storage = None
+        Path(self.path / 'metadata.yaml.tmp').unlink(missing_ok=True)
+        if self._good is None:
+            return 0
+        pos, counts = self._good
+        tail = tail_records()
+        try:
+            fd = os.open(mcap, os.O_WRONLY)
+            try:
+                # The tail again over the bytes that held it (no new block needed on a full
+                # disk), then cut what a failed chunk write left after it.
+                os.pwrite(fd, tail, pos)
+                os.ftruncate(fd, pos + len(tail))
+                if self.fsync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError:
+            pass  # the tail was already there from that flush unless the cut itself failed
+        self.counts = dict(counts)
+        return sum(counts.values())
+
+    def _discard(self):
+        storage = getattr(getattr(self, '_writer', None), 'storage', None)
+        if storage is not None and storage.bio is not None:
+            try:
+                storage.bio.close()
+            except OSError:
+                pass
+            self._writer.storage = None
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def os_problem(exc):
+    """Return one line for an OSError: ``No space left on device (ENOSPC)``."""
+    name = errno.errorcode.get(exc.errno, '')
+    text = exc.strerror or str(exc)
+    return f'{text} ({name})' if name else text
 
 
 def bag_mcap(path):
@@ -181,63 +276,6 @@ def bag_mcap(path):
     if not files:
         raise DataError(f'{path}: no .mcap file here; is it a robotok episode bag?')
     return files[0]
-
-
-def _scan_whole_records(data):
-    """Return the end offset of the last whole data-section record of MCAP bytes ``data``."""
-    pos = good = len(MAGIC)
-    while pos + 9 <= len(data):
-        op = data[pos]
-        (size,) = struct.unpack_from('<Q', data, pos + 1)
-        end = pos + 9 + size
-        if op not in _DATA_OPS or end > len(data):
-            break
-        pos = good = end
-    return good
-
-
-def repair_bag(path):
-    """
-    Make a bag left by a killed recorder readable up to its last whole record.
-
-    Cuts the .mcap after its last complete record, appends DataEnd + Footer
-    and rewrites ``metadata.yaml`` from what is there.  Return the number of
-    messages kept.  A cleanly closed bag is left as it is; a whole .mcap
-    without ``metadata.yaml`` only gets the file written.
-    """
-    from rosbags.rosbag2 import Reader
-    from rosbags.rosbag2.errors import ReaderError
-    mcap = bag_mcap(path)
-    data = mcap.read_bytes()
-    if not data.startswith(MAGIC):
-        raise DataError(f'{mcap}: not an MCAP file (bad magic)')
-    folder = mcap.parent
-    has_yaml = (folder / 'metadata.yaml').exists()
-    try:
-        with Reader(folder if has_yaml else mcap) as reader:
-            count = sum(1 for _ in reader.messages())
-        if has_yaml:
-            return count
-    except (ReaderError, struct.error, ValueError, KeyError):
-        good = _scan_whole_records(data)
-        with mcap.open('r+b') as handle:
-            handle.truncate(good)
-            handle.seek(good)
-            handle.write(_tail_records())
-    try:
-        with Reader(mcap) as reader:
-            topics = [(c.topic, c.msgtype, c.msgcount) for c in reader.connections]
-            start, end = reader.start_time, reader.end_time - 1
-            meta = next((bytes(raw) for c, _, raw in reader.messages()
-                         if c.topic == METADATA_TOPIC), None)
-    except (ReaderError, struct.error, ValueError) as exc:
-        raise DataError(f'{mcap}: cannot be repaired: {exc}') from None
-    custom = None
-    if meta is not None:
-        text = typestore().deserialize_cdr(meta, STRING_TYPE).data
-        custom = {'robotok': text}
-    write_metadata_yaml(folder, mcap.name, topics, start, end, custom)
-    return sum(n for _, _, n in topics)
 
 
 def next_episode_index(output_dir):

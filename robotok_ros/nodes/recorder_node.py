@@ -8,25 +8,39 @@ costs no deserialisation.  The task text is the ``task`` parameter, replaced
 by the latest ``std_msgs/String`` on ``robotok/task``.  A flush timer makes the
 bag durable every ``flush_period`` seconds; stop waits ``stop_grace`` seconds
 for messages still in flight; shutdown closes an open bag cleanly.
-``~/status`` (std_msgs/String, JSON) reports recording state and counts.
+``~/status`` (std_msgs/String, JSON) reports recording state and counts;
+``/diagnostics`` (1 Hz) the level (``runtime/recorder_health.py``), messages
+written and lost, last flush age, lag and disk errors.
+
+A disk error (full disk, file too large) ends the episode with the bag readable
+up to its last flush, or refuses a start; it is logged as ERROR (at most once
+per ``error_log_period`` seconds, saying how many were held back) and the node keeps
+running, ready for the next ``~/start_episode``.  Log lines are throttled by hand
+on the monotonic clock (rclpy's throttle follows sim time, which may stand still).
 """
 
 import importlib
 import json
 import os
+import time
 
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from robotok_ros.data.wire import ACTION_TOPIC, ACTION_TYPE, relative, TOKENS_TOPIC, \
     TOKENS_TYPE
-from robotok_ros.errors import ConfigError, DataError
+from robotok_ros.errors import ConfigError, DataError, DiskError
 from robotok_ros.nodes.base import RobotokNode, run_node
 from robotok_ros.nodes.parameters import declare, declare_tokenizer_parameters, \
     profile_and_tokenizer
 from robotok_ros.runtime.recorder import RecorderCore
+from robotok_ros.runtime.recorder_health import RecorderHealth
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 NAME = 'episode_recorder'
+ERROR_PERIOD = 5.0  # default s between two disk-error log lines (monotonic, not sim time)
+LEVELS = {'OK': DiagnosticStatus.OK, 'WARN': DiagnosticStatus.WARN,
+          'ERROR': DiagnosticStatus.ERROR}
 
 
 def message_class(type_name):
@@ -74,6 +88,9 @@ class EpisodeRecorder(RobotokNode):
                              'not only a killed process).')
         self.stop_grace = declare(self, 'stop_grace', 0.25, 'Seconds stop waits for '
                                   'messages still in flight.', float_range=(0.0, 10.0))
+        self.error_period = declare(self, 'error_log_period', ERROR_PERIOD, 'Seconds between '
+                                    'two disk-error log lines (the rest are counted).',
+                                    float_range=(0.1, 3600.0))
         start = declare(self, 'start_on_launch', False, 'Start episode 0.. at once.')
         depth = declare(self, 'qos_depth', 0, 'History depth of every subscription; 0 keeps '
                         'all (a reliable publisher then waits for the recorder rather than '
@@ -96,15 +113,22 @@ class EpisodeRecorder(RobotokNode):
         self.status_pub = self.create_publisher(String, '~/status', status_qos)
         self.create_service(Trigger, '~/start_episode', self.on_start)
         self.create_service(Trigger, '~/stop_episode', self.on_stop)
+        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self._error_logged, self._errors_held = None, 0
         self.core = RecorderCore(self.profile, self.tokenizer, self.output_dir, self.topics,
-                                 values['tokenizer_path'], self.fsync, self.task)
+                                 values['tokenizer_path'], self.fsync, self.task,
+                                 on_error=self.on_disk_error)
+        self.health = RecorderHealth(self.flush_period)
         self.stop_timer = None
         self.create_timer(self.flush_period, self.core.flush)
         # A lambda: newer rclpy executors pass TimerInfo to a callback that takes an argument.
-        self.create_timer(1.0, lambda: self.publish_status())
+        self.create_timer(1.0, lambda: self.on_second())
         self.get_logger().info(f'recording {sorted(self.topics)} into {self.output_dir}')
         if start:
-            self.start_episode()
+            try:
+                self.start_episode()
+            except DiskError:  # logged and on /diagnostics: wait for ~/start_episode
+                pass
         self.publish_status()
 
     def _writer_callback(self, topic):
@@ -134,8 +158,9 @@ class EpisodeRecorder(RobotokNode):
             return response
         try:
             path = self.start_episode()
-        except DataError as exc:
+        except DataError as exc:  # a DiskError was logged and is on /diagnostics already
             response.success, response.message = False, str(exc)
+            self.publish_status()
             return response
         response.success, response.message = True, str(path)
         return response
@@ -163,6 +188,35 @@ class EpisodeRecorder(RobotokNode):
     def publish_status(self, counts=None):
         """Publish recording state, the open or last bag and its message counts."""
         self.status_pub.publish(String(data=json.dumps(self.core.status(counts))))
+
+    def on_disk_error(self, message):
+        """Log a disk error as ERROR, throttled; tell status and diagnostics at once."""
+        now = time.monotonic()
+        if self._error_logged is None or now - self._error_logged >= self.error_period:
+            held = f' ({self._errors_held} more held back)' if self._errors_held else ''
+            self.get_logger().error(f'disk error: {message}{held}')
+            self._error_logged, self._errors_held = now, 0
+        else:
+            self._errors_held += 1
+        self.publish_status()
+        self.publish_diagnostics()
+
+    def on_second(self):
+        """Publish status and diagnostics."""
+        self.publish_status()
+        self.publish_diagnostics()
+
+    def publish_diagnostics(self):
+        """Publish the recorder's level and values on /diagnostics."""
+        now = time.monotonic()
+        level, message = self.health.assess(self.core, now)
+        status = DiagnosticStatus(name=f'{NAME}: recording', hardware_id=self.profile.name,
+                                  level=LEVELS[level], message=message)
+        status.values = [KeyValue(key=k, value=v)
+                         for k, v in self.health.values(self.core, now).items()]
+        arr = DiagnosticArray(status=[status])
+        arr.header.stamp = self.get_clock().now().to_msg()
+        self.diag_pub.publish(arr)
 
     def on_shutdown(self):
         """Close an open bag cleanly."""

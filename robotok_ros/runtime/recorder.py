@@ -5,25 +5,40 @@ States: idle -> recording (``start``) -> stopping (``request_stop``: messages
 still in flight are written for a grace period) -> idle (``finish``).  A start
 while stopping finishes the old episode first.  The node owns the timers and
 the subscriptions; this owns the bag (``data.bag_writer.EpisodeWriter``).
+
+A disk error (full disk, file too large, I/O error) while writing, flushing or
+closing ends the episode at once: the writer leaves the bag readable up to its
+last flush, ``disk_error`` says what happened and stays set until the next
+episode starts successfully, and ``on_error`` (if given) is told.  A start that
+hits a disk error is refused (DiskError) and leaves no bag behind.
 """
 
 import os
+import time
 
 from robotok_ros.data.bag_writer import episode_metadata, episode_path, EpisodeWriter, \
-    next_episode_index
+    next_episode_index, os_problem
+from robotok_ros.errors import DiskError
 
 
 class RecorderCore:
     """One episode bag at a time in ``output_dir``; see the module docstring."""
 
     def __init__(self, profile, tokenizer, output_dir, topics, tokenizer_path='', fsync=True,
-                 task=''):
+                 task='', on_error=None, clock=time.monotonic):
         self.profile, self.tokenizer, self.tokenizer_path = profile, tokenizer, tokenizer_path
         self.output_dir, self.topics, self.fsync, self.task = output_dir, topics, fsync, task
+        self.on_error, self.clock = on_error, clock
         self.writer = None
         self.stopping = False
         self.last_bag = ''
         self.episodes = 0
+        self.disk_error = ''      # the last disk error, until an episode starts successfully
+        self.disk_errors = 0      # disk errors so far
+        self.messages_written = 0  # messages handed to a bag, every episode
+        self.messages_lost = 0    # of those, cut off by a disk error after the last flush
+        self.last_flush = None    # clock time of the last good flush (or start) of a bag
+        self.pending_since = None  # clock time of the oldest message not yet flushed
 
     @property
     def recording(self):
@@ -36,12 +51,24 @@ class RecorderCore:
             self.finish()
         if self.writer is not None:
             return None
-        os.makedirs(self.output_dir, exist_ok=True)
-        index = next_episode_index(self.output_dir)
+        try:
+            os.makedirs(self.output_dir, exist_ok=True)
+            index = next_episode_index(self.output_dir)
+        except OSError as exc:
+            self._disk_error(f'cannot create the output folder {self.output_dir}: '
+                             f'{os_problem(exc)}')
+            raise DiskError(self.disk_error) from None
         meta = episode_metadata(self.profile, self.tokenizer, self.task, index,
                                 self.tokenizer_path)
         path = episode_path(self.output_dir, index)
-        self.writer = EpisodeWriter(path, self.topics, meta, start_ns=now_ns, fsync=self.fsync)
+        try:
+            self.writer = EpisodeWriter(path, self.topics, meta, start_ns=now_ns,
+                                        fsync=self.fsync)
+        except DiskError as exc:
+            self._disk_error(f'episode refused: {exc}')
+            raise DiskError(self.disk_error) from None
+        self.disk_error = ''
+        self.last_flush, self.pending_since = self.clock(), None
         return path
 
     def request_stop(self):
@@ -53,13 +80,27 @@ class RecorderCore:
 
     def write(self, topic, t_ns, data):
         """Write one serialized message when an episode is open (stopping included)."""
-        if self.writer is not None:
+        if self.writer is None:
+            return
+        try:
             self.writer.write(topic, t_ns, data)
+        except DiskError as exc:
+            self._end_by_disk_error(exc)
+            return
+        self.messages_written += 1
+        if self.pending_since is None:
+            self.pending_since = self.clock()
 
     def flush(self):
         """Make the open bag durable up to now."""
-        if self.writer is not None:
+        if self.writer is None:
+            return
+        try:
             self.writer.flush()
+        except DiskError as exc:
+            self._end_by_disk_error(exc)
+            return
+        self.last_flush, self.pending_since = self.clock(), None
 
     def finish(self):
         """Close the open bag, if any; return its message counts (None when none was open)."""
@@ -68,10 +109,33 @@ class RecorderCore:
             return None
         writer, self.writer = self.writer, None
         writer.set_custom('counts', writer.counts)
-        writer.close()
+        try:
+            writer.close()
+        except DiskError as exc:
+            self.messages_lost += writer.lost
+            self._closed(writer)
+            self._disk_error(str(exc))
+            return writer.counts
+        self._closed(writer)
+        return writer.counts
+
+    def _end_by_disk_error(self, exc):
+        writer, self.writer = self.writer, None
+        self.stopping = False
+        self.messages_lost += writer.lost
+        self._closed(writer)
+        self._disk_error(f'episode ended: {exc}')
+
+    def _closed(self, writer):
         self.last_bag = str(writer.path)
         self.episodes += 1
-        return writer.counts
+        self.pending_since = None
+
+    def _disk_error(self, message):
+        self.disk_error = message
+        self.disk_errors += 1
+        if self.on_error is not None:
+            self.on_error(message)
 
     def status(self, counts=None):
         """Return the recording state, the open or last bag and its message counts."""
@@ -80,4 +144,4 @@ class RecorderCore:
         return {'recording': self.recording,
                 'bag': str(self.writer.path) if self.writer is not None else '',
                 'last_bag': self.last_bag, 'episodes_closed': self.episodes,
-                'task': self.task, 'counts': counts}
+                'task': self.task, 'counts': counts, 'disk_error': self.disk_error}
