@@ -13,6 +13,7 @@ from pathlib import Path
 import resource
 import signal
 import subprocess
+import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 import numpy as np
@@ -143,7 +144,7 @@ class Recorder:
         self.ros = ros
         self.proc = ros.start_node('episode_recorder', params={
             'profile_path': str(profile_path), 'output_dir': str(out), 'flush_period': 0.1,
-            'error_log_period': 600.0}, **kwargs)
+            'error_log_period': 600.0, 'diagnostics_window': 1.0}, **kwargs)
         self.status = ros.collect('/episode_recorder/status', String)
         self.diag = ros.collect('/diagnostics', DiagnosticArray)
         ros.wait_for_subscribers(TOKENS_TOPIC)
@@ -198,6 +199,11 @@ def test_recorder_survives_a_full_disk(profile_path, disk):
         assert f'disk error: {message}' in rec.error_lines()[0]
         kept = int(message.split('(')[-1].split(' messages kept')[0])
         assert _check_readable(reply.message, kept - 1) == kept  # readable with no repair
+        # No quiet window ends a disk error: still ERROR well after the 1 s window.
+        t_fault = time.monotonic()
+        assert ros.wait_for(lambda: any(t > t_fault + 2.0 for t in rec.diag.times), 10)
+        late = [a for a, t in zip(rec.diag, rec.diag.times) if t > t_fault + 2.0]
+        assert all(a.status[0].level == DiagnosticStatus.ERROR for a in late)
         if filler_dir is not None:  # the disk stays full: a start is refused, still ERROR
             filler = fill(filler_dir)
             refused = rec.call('start_episode')

@@ -91,6 +91,9 @@ class EpisodeRecorder(RobotokNode):
         self.error_period = declare(self, 'error_log_period', ERROR_PERIOD, 'Seconds between '
                                     'two disk-error log lines (the rest are counted).',
                                     float_range=(0.1, 3600.0))
+        window = declare(self, 'diagnostics_window', 5.0, 'Seconds /diagnostics stays WARN '
+                         'after flushes fell behind (a disk error stays ERROR until an episode '
+                         'starts).', float_range=(0.1, 3600.0))
         start = declare(self, 'start_on_launch', False, 'Start episode 0.. at once.')
         depth = declare(self, 'qos_depth', 0, 'History depth of every subscription; 0 keeps '
                         'all (a reliable publisher then waits for the recorder rather than '
@@ -117,8 +120,8 @@ class EpisodeRecorder(RobotokNode):
         self._error_logged, self._errors_held = None, 0
         self.core = RecorderCore(self.profile, self.tokenizer, self.output_dir, self.topics,
                                  values['tokenizer_path'], self.fsync, self.task,
-                                 on_error=self.on_disk_error)
-        self.health = RecorderHealth(self.flush_period)
+                                 on_error=self.on_disk_error, flush_period=self.flush_period)
+        self.health = RecorderHealth(window)
         self.stop_timer = None
         self.create_timer(self.flush_period, self.core.flush)
         # A lambda: newer rclpy executors pass TimerInfo to a callback that takes an argument.

@@ -20,15 +20,21 @@ from robotok_ros.data.bag_writer import episode_metadata, episode_path, EpisodeW
     next_episode_index, os_problem
 from robotok_ros.errors import DiskError
 
+# A flush later than this many flush periods means recording stalled (a crash would have lost
+# more than the flush period promises).
+LATE_FLUSHES = 3
+
 
 class RecorderCore:
     """One episode bag at a time in ``output_dir``; see the module docstring."""
 
     def __init__(self, profile, tokenizer, output_dir, topics, tokenizer_path='', fsync=True,
-                 task='', on_error=None, clock=time.monotonic):
+                 task='', on_error=None, clock=time.monotonic, flush_period=0.5):
         self.profile, self.tokenizer, self.tokenizer_path = profile, tokenizer, tokenizer_path
         self.output_dir, self.topics, self.fsync, self.task = output_dir, topics, fsync, task
-        self.on_error, self.clock = on_error, clock
+        self.on_error, self.clock, self.flush_period = on_error, clock, float(flush_period)
+        self.late_flushes = 0     # flushes that came LATE_FLUSHES flush periods after the last
+        self.last_late = None     # clock time of the latest of those
         self.writer = None
         self.stopping = False
         self.last_bag = ''
@@ -100,7 +106,11 @@ class RecorderCore:
         except DiskError as exc:
             self._end_by_disk_error(exc)
             return
-        self.last_flush, self.pending_since = self.clock(), None
+        now = self.clock()
+        if now - self.last_flush > LATE_FLUSHES * self.flush_period:  # the node stalled
+            self.late_flushes += 1
+            self.last_late = now
+        self.last_flush, self.pending_since = now, None
 
     def finish(self):
         """Close the open bag, if any; return its message counts (None when none was open)."""

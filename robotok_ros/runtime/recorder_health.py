@@ -6,23 +6,25 @@ What episode_recorder reports on /diagnostics: values and a level that tells the
   room again), however long the node then sits idle.
 - WARN while flushes fall behind (the last good flush, or the oldest message
   not yet flushed, is older than ``LATE_FLUSHES`` flush periods: a crash would
-  lose more than the flush period promises), and for a quiet ``window``
-  seconds after that stops.
+  lose more than the flush period promises), or a flush came that late
+  (``RecorderCore.late_flushes``: the node stalled), and for a quiet
+  ``window`` seconds after either.
 - OK otherwise.
 
 ``lag`` is how long the oldest message not yet flushed has waited: what a
 killed recorder would lose right now (0 when everything is flushed).
 """
 
+from robotok_ros.runtime.recorder import LATE_FLUSHES
+
 OK, WARN, ERROR = 'OK', 'WARN', 'ERROR'
-LATE_FLUSHES = 3
 
 
 class RecorderHealth:
     """Turn a RecorderCore into diagnostics values and a level; see the module docstring."""
 
-    def __init__(self, flush_period, window=5.0):
-        self.flush_period, self.window = float(flush_period), float(window)
+    def __init__(self, window=5.0):
+        self.window = float(window)
         self._late_at = None  # clock time flushes were last seen falling behind
 
     def values(self, core, now):
@@ -38,7 +40,8 @@ class RecorderHealth:
             'episode_messages': str(sum(counts.values())),
             'messages_lost': str(core.messages_lost),
             'last_flush_age_s': '' if flush_age is None else f'{flush_age:.3f}',
-            'lag_s': f'{lag:.3f}', 'flush_period_s': f'{self.flush_period:g}',
+            'lag_s': f'{lag:.3f}', 'flush_period_s': f'{core.flush_period:g}',
+            'late_flushes': str(core.late_flushes),
             'disk_errors': str(core.disk_errors), 'disk_error': core.disk_error}
 
     def assess(self, core, now):
@@ -46,7 +49,7 @@ class RecorderHealth:
         if core.disk_error:
             return ERROR, (f'disk error: {core.disk_error}; recording resumes once an episode '
                            'starts successfully')
-        late = LATE_FLUSHES * self.flush_period
+        late = LATE_FLUSHES * core.flush_period
         behind = []
         if core.writer is not None and now - core.last_flush > late:
             behind.append(f'last flush {now - core.last_flush:.2f} s ago')
@@ -56,9 +59,10 @@ class RecorderHealth:
         if behind:
             self._late_at = now
             return WARN, (f'{state}; flushes fall behind ({", ".join(behind)}; flush period '
-                          f'{self.flush_period:g} s)')
-        if self._late_at is not None and now - self._late_at < self.window:
-            return WARN, (f'{state}; flushes fell behind {now - self._late_at:.1f} s ago '
-                          f'(OK after {self.window:g} s without)')
-        self._late_at = None
+                          f'{core.flush_period:g} s)')
+        recent = [t for t in (self._late_at, core.last_late) if t is not None]
+        if recent and now - max(recent) < self.window:
+            return WARN, (f'{state}; flushes fell behind {now - max(recent):.1f} s ago '
+                          f'({core.late_flushes} late so far; OK after {self.window:g} s '
+                          'without)')
         return OK, state
