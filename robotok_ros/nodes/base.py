@@ -8,12 +8,22 @@ ones (rclpy's shut the context down before ``finally`` runs, and a publish there
 fails).  Those handlers only set a flag: a signal never raises inside a callback
 or the shutdown path, so a second Ctrl-C (or ``ros2 launch`` forwarding one of
 its own) cannot cut a zero command or a bag close short.
+
+Once a node is built, every parameter given to it (``-p``, parameter files,
+launch) must be one it declared: a misspelt ``start_enable:=false`` would
+otherwise be ignored in silence and the default used.  ``run_node`` makes that
+one FATAL line naming the parameter and its close matches, exit status 2.
 """
 
+import difflib
 import signal
 
 from rclpy.node import Node
-from robotok_ros.errors import RobotokError
+from robotok_ros.errors import ConfigError, RobotokError
+
+# Parameters rclpy itself reads from overrides without this package declaring them.
+RCLPY_OWN = ('use_sim_time', 'start_type_description_service')
+RCLPY_OWN_PREFIXES = ('qos_overrides.',)
 
 
 class RobotokNode(Node):
@@ -30,6 +40,22 @@ class RobotokNode(Node):
 
     def on_shutdown(self):
         """Send a last safe command before the node is destroyed (nothing by default)."""
+
+    def check_parameter_overrides(self):
+        """Raise ConfigError for a given parameter this node never declared (close matches)."""
+        given = getattr(self, '_parameter_overrides', {})
+        unknown = sorted(n for n in given if not self.has_parameter(n) and n not in RCLPY_OWN
+                         and not n.startswith(RCLPY_OWN_PREFIXES))
+        if not unknown:
+            return
+        declared = sorted(self._parameters)
+        parts = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, declared, n=3, cutoff=0.6)
+            parts.append(f'{name} (did you mean {" or ".join(close)}?)' if close else
+                         f'{name} (no parameter of that name or close to it)')
+        raise ConfigError(f'{self.get_name()} has no parameter {"; ".join(parts)}: it was '
+                          f'given but never declared ({len(declared)} are declared)')
 
 
 class StopRequest:
@@ -64,7 +90,13 @@ def run_node(node_factory, name, args=None, spin_period=0.1):
     node, status = None, 0
     try:
         if stop.signum is None:
-            node = node_factory()
+            built = node_factory()
+            try:
+                built.check_parameter_overrides()
+            except RobotokError:
+                built.destroy_node()  # never spun: nothing to stop
+                raise
+            node = built
             executor = SingleThreadedExecutor()
             executor.add_node(node)
             # A bounded wait lets the flag be seen (rcl_wait itself is not interrupted).
