@@ -3,13 +3,17 @@ Launch token_decoder for one robot: policy tokens -> MoveIt Servo twists + gripp
 
     ros2 launch robotok_ros decoder.launch.py robot:=franka_panda
     ros2 service call /token_decoder/enable std_srvs/srv/SetBool "{data: true}"
+    ros2 launch robotok_ros decoder.launch.py robot:=franka_panda dry_run:=true
 
 robot is a shipped profile name, a name found on ROBOTOK_PROFILE_PATH or a YAML
 file path; the node resolves it, so this file builds no paths from arguments
 (a nested list in PathJoinSubstitution loads only on launch releases with
 ros2/launch#838, not on Jazzy).  namespace puts the node and every topic it
 uses (but /diagnostics) under one arm's namespace: two arms, two launches.
-start_enabled defaults to false: on a real arm a person enables motion.
+start_enabled defaults to false: on a real arm a person enables motion (and a
+profile with a workspace box needs the measured pose on robotok/ee_pose first).
+dry_run:=true sends would-be commands to robotok/dry_run/* instead of the
+command topics; `ros2 param set /token_decoder dry_run false` goes live.
 """
 
 from launch import LaunchDescription
@@ -40,6 +44,9 @@ def generate_launch_description():
             'start_enabled', default_value='false',
             description='Move as soon as tokens arrive; false waits for ~/enable'),
         DeclareLaunchArgument(
+            'dry_run', default_value='false',
+            description='Publish would-be commands on robotok/dry_run/* only'),
+        DeclareLaunchArgument(
             'use_sim_time', default_value='false', description='Use /clock (simulation)'),
     ]
     config = PathJoinSubstitution([FindPackageShare('robotok_ros'), 'config', 'decoder.yaml'])
@@ -59,6 +66,7 @@ def generate_launch_description():
                                                  value_type=str),
                 'start_enabled': ParameterValue(LaunchConfiguration('start_enabled'),
                                                 value_type=bool),
+                'dry_run': ParameterValue(LaunchConfiguration('dry_run'), value_type=bool),
                 'use_sim_time': ParameterValue(LaunchConfiguration('use_sim_time'),
                                                value_type=bool),
             },

@@ -52,13 +52,20 @@ HUMBLE_RCLPY = {
     'rclpy.qos.HistoryPolicy.KEEP_ALL': Api('qos.py:341'),
     'rclpy.qos.ReliabilityPolicy': Api('qos.py:355'),
     'rclpy.qos.ReliabilityPolicy.RELIABLE': Api('qos.py:363'),
+    'rclpy.qos.ReliabilityPolicy.BEST_EFFORT': Api('qos.py:364'),
+    'rclpy.qos.qos_policy_name_from_kind': Api('qos.py:45', 1),
     'rclpy.qos_event.PublisherEventCallbacks': Api(
         'qos_event.py:217', 0, 'deadline liveliness incompatible_qos use_default_callbacks'),
+    'rclpy.qos_event.SubscriptionEventCallbacks': Api(
+        'qos_event.py:129 (keyword-only)', 0,
+        'deadline incompatible_qos liveliness message_lost use_default_callbacks'),
     'rclpy.signals.SignalHandlerOptions': Api('signals.py:21 = _rclpy.SignalHandlerOptions'),
     'rclpy.signals.SignalHandlerOptions.NO': Api('src/rclpy/signal_handler.cpp:637'),
     'rcl_interfaces.msg.ParameterDescriptor': Api(
         'rcl_interfaces/msg/ParameterDescriptor.msg', 0, 'name type description '
         'additional_constraints read_only dynamic_typing floating_point_range integer_range'),
+    'rcl_interfaces.msg.SetParametersResult': Api(
+        'rcl_interfaces/msg/SetParametersResult.msg', 0, 'successful reason'),
     'rcl_interfaces.msg.IntegerRange': Api('rcl_interfaces/msg/IntegerRange.msg', 0,
                                            'from_value to_value step'),
     'rcl_interfaces.msg.FloatingPointRange': Api('rcl_interfaces/msg/FloatingPointRange.msg', 0,
@@ -70,12 +77,18 @@ NEWER_WITH_FALLBACK = {
     'rclpy.event_handler.PublisherEventCallbacks':
         'Iron+ (no rclpy/event_handler.py at humble); decoder_node.quiet_events falls back '
         'to rclpy.qos_event.PublisherEventCallbacks',
+    'rclpy.event_handler.SubscriptionEventCallbacks':
+        'Iron+; decoder_io.token_events falls back to rclpy.qos_event.SubscriptionEventCallbacks',
 }
 
 # Methods and attributes of rclpy objects (nodes, publishers, timers, ...) the code uses.
 HUMBLE_METHODS = {
     'declare_parameter': Api('node.py:339', 4, 'value descriptor ignore_override'),
     '_parameter_overrides': Api('node.py:167, private: {name: Parameter}, Humble..Kilted'),
+    '_parameters': Api('node.py:155, private: {name: Parameter} of declared ones, '
+                       'Humble..Kilted'),
+    'has_parameter': Api('node.py:523', 1),
+    'add_on_set_parameters_callback': Api('node.py:880', 1),
     'value': Api('parameter.py:151, Parameter.value property'),
     'get_logger': Api('node.py:335', 0),
     'get_clock': Api('node.py:331', 0),

@@ -21,6 +21,7 @@ RATE = PROFILE.control_rate_hz
 def make_core(**kwargs):
     tok = make_tokenizer('uniform', PROFILE, n_bins=256, vocab_offset=kwargs.pop('offset', 0),
                          layout=kwargs.pop('layout', 'shared'))
+    kwargs.setdefault('start_enabled', True)
     return DecoderCore(PROFILE, tok, **kwargs), tok
 
 
@@ -84,16 +85,16 @@ def test_per_dimension_layout_checks_each_dimensions_range():
 def test_non_finite_and_undecodable_chunks_are_rejected():
     bad = np.zeros((3, 7))
     bad[1, 2] = np.nan
-    core = DecoderCore(PROFILE, FakeChunkTokenizer(bad))
+    core = DecoderCore(PROFILE, start_enabled=True, tokenizer=FakeChunkTokenizer(bad))
     with pytest.raises(Rejected, match='non_finite'):
         core.on_tokens(np.array([1, 2], np.int32), 0.0)
-    core.tokenizer = FakeChunkTokenizer(InvalidTokenError('unknown merge'))
+    core.checker.tokenizer = FakeChunkTokenizer(InvalidTokenError('unknown merge'))
     with pytest.raises(Rejected, match='invalid'):
         core.on_tokens(np.array([1, 2], np.int32), 0.0)
-    core.tokenizer = FakeChunkTokenizer(np.zeros((3, 6)))
+    core.checker.tokenizer = FakeChunkTokenizer(np.zeros((3, 6)))
     with pytest.raises(Rejected, match='invalid'):
         core.on_tokens(np.array([1, 2], np.int32), 0.0)
-    core.tokenizer = FakeChunkTokenizer(IndexError('a bug in a third-party decoder'))
+    core.checker.tokenizer = FakeChunkTokenizer(IndexError('a bug in a third-party decoder'))
     with pytest.raises(Rejected, match='IndexError'):
         core.on_tokens(np.array([1, 2], np.int32), 0.0)
     assert core.rejected['non_finite'] == 1 and core.rejected['invalid'] == 3
@@ -169,10 +170,10 @@ def test_ensemble_averages_overlapping_predictions_with_act_weights():
     play.push(np.array([[10.0], [20.0], [30.0]]))  # predicts the steps 2.0 and 3.0 predicted
     w0, w1 = 1.0, np.exp(-m)  # oldest prediction first
     assert play.pop()[0] == pytest.approx((w0 * 2 + w1 * 10) / (w0 + w1))
-    play.push(np.array([[100.0]]))
+    play.push(np.array([[100.0]]))  # a shorter chunk cancels the older predictions past it
+    assert len(play) == 1
     assert play.pop()[0] == pytest.approx((3 + w1 * 20 + np.exp(-2 * m) * 100) /
                                           (1 + w1 + np.exp(-2 * m)))
-    assert play.pop()[0] == pytest.approx(30.0)
     assert play.pop() is None
 
 
@@ -189,7 +190,7 @@ def test_ensemble_core_plays_only_on_ticks():
 
 def test_chunk_tokenizer_message_is_one_chunk():
     chunk = np.tile(np.linspace(0, 0.01, 5)[:, None], (1, 7))
-    core = DecoderCore(PROFILE, FakeChunkTokenizer(chunk))
+    core = DecoderCore(PROFILE, start_enabled=True, tokenizer=FakeChunkTokenizer(chunk))
     played = [core.on_tokens(np.array([3, 4], np.int32), 0.0)]
     played += [core.on_tick(0.1 * i) for i in range(1, 5)]
     np.testing.assert_allclose([c.action for c in played], chunk)
@@ -219,15 +220,21 @@ def test_core_watchdog_after_last_step():
 def test_disable_clears_queue_ignores_tokens_and_asks_for_zero():
     core, tok = make_core()
     core.on_tokens(ids_for(tok, np.zeros((5, 7))), 0.0)
-    assert core.set_enabled(False) is True
-    assert core.set_enabled(False) is False  # already disabled: no second zero needed
+    assert core.disable() is True
+    assert core.disable() is False  # already disabled: no second zero needed
     assert len(core.playout) == 0
     assert core.on_tokens(ids_for(tok, np.zeros((1, 7))), 0.1) is None
     assert core.on_tick(5.0) is None
     assert not core.on_watchdog(5.0)  # no watchdog trip while disabled
     assert core.counters['ignored_disabled'] == 1 and core.counters['steps'] == 1
-    core.set_enabled(True)
+    core.enable(6.0)
     assert core.on_tokens(ids_for(tok, np.zeros((1, 7))), 6.0) is not None
+
+
+def test_the_core_starts_disabled_unless_asked():
+    core = DecoderCore(PROFILE, make_tokenizer('uniform', PROFILE))
+    assert core.enabled is False
+    assert core.on_tokens([0] * 7, 0.0) is None and core.counters['ignored_disabled'] == 1
 
 
 def test_snapshot_reports_counters_rate_and_latency():
@@ -280,16 +287,17 @@ def test_table_lookup_equals_checked_decode_bit_for_bit(kind, settings):
     if kind == 'quantile':
         tok.fit([np.random.default_rng(0).normal(0, 0.01, (500, 7))])
     core = DecoderCore(profile, tok)
-    assert core._table is not None
+    check = core.checker
+    assert check.table is not None
     rng = np.random.default_rng(1)
-    lo, hi = core._id_lo, core._id_hi
+    lo, hi = check.id_lo, check.id_hi
     for _ in range(300):
         ids = rng.integers(lo, np.asarray(hi) + 1, size=7)
-        fast = core.lookup(ids.tolist())
-        assert fast == core.check(ids)[0].tolist()
-        assert core.command_for(fast) == core.command_for(core.check(ids)[0])
-    assert core.lookup((np.asarray(hi, dtype=np.int64) + np.eye(7, dtype=np.int64)[2]).tolist()) \
-        is None  # out of range: left to the checked path, which rejects it
+        fast = check.lookup(ids.tolist())
+        assert fast == check.check(ids)[0].tolist()
+        assert core.command_for(fast) == core.command_for(check.check(ids)[0])
+    assert check.lookup((np.asarray(hi, dtype=np.int64) + np.eye(7, dtype=np.int64)[2])
+                        .tolist()) is None  # out of range: left to the checked path
 
 
 def test_table_path_is_used_for_single_steps_only():

@@ -12,7 +12,7 @@ Kilted); a smoke run covers the other release.
 from pathlib import Path
 
 from conftest import SEVEN_DOF_PROFILE
-from geometry_msgs.msg import TwistStamped
+from geometry_msgs.msg import PoseStamped, TwistStamped
 from launch_support import get_parameters, LaunchProcess, missing_reason, other_releases, \
     releases
 import numpy as np
@@ -55,7 +55,7 @@ def is_zero(msg):
 class LaunchedDecoder:
     """decoder.launch.py with ``args``, plus the test's end of its topics."""
 
-    def __init__(self, ros, prefix, release, args, env=None, noninteractive=False):
+    def __init__(self, ros, prefix, release, args, env=None, noninteractive=False, profile=None):
         self.ros, self.args = ros, args
         self.ns = '/' + args['namespace'] if args.get('namespace') else ''
         self.node = f'{self.ns}/token_decoder'
@@ -66,10 +66,21 @@ class LaunchedDecoder:
         ros.wait_for_subscribers(f'{self.ns}/robotok/action_tokens', timeout=30)
         ros.wait_for_publishers(f'{self.ns}/servo_node/delta_twist_cmds')
         ros.wait_for_publishers(f'{self.ns}/gripper_controller/commands')
+        # The arm's pose at rest, as its state publisher would send it: a profile with a
+        # workspace box (franka_panda, ur5e, ...) refuses to enable without one.
+        profile = profile or load_profile(args.get('robot', 'franka_panda'))
+        pub = ros.node.create_publisher(PoseStamped, f'{self.ns}/robotok/ee_pose', 10)
+        ros.node.create_timer(0.02, lambda: pub.publish(rest_pose(profile)))
 
     def enable(self):
-        reply = self.ros.call(SetBool, f'{self.node}/enable', SetBool.Request(data=True))
-        assert reply.success, reply.message
+        """Enable once the decoder has our pose (a workspace box refuses without one)."""
+        reply = []
+
+        def enabled():
+            reply.append(self.ros.call(SetBool, f'{self.node}/enable',
+                                       SetBool.Request(data=True)))
+            return reply[-1].success or self.ros.spin_for(0.05)
+        assert self.ros.wait_for(enabled, 10), reply[-1].message
 
     def send(self, ids):
         self.ros.publish(f'{self.ns}/robotok/action_tokens',
@@ -79,9 +90,24 @@ class LaunchedDecoder:
         assert self.ros.wait_for(lambda: len(self.twist) >= n, timeout), self.launch.describe()
 
 
+def rest_position(profile):
+    box = getattr(profile.safety, 'workspace', None)
+    return [0.0] * 3 if box is None else [(a + b) / 2 for a, b in zip(box.min, box.max)]
+
+
+def rest_pose(profile):
+    msg = PoseStamped()
+    msg.header.frame_id = profile.frame_id
+    msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = rest_position(profile)
+    msg.pose.orientation.w = 1.0
+    return msg
+
+
 def expected_twist(profile, tokenizer, ids):
-    """Return the twist DecoderCore makes of ``ids`` (decode, then the speed clamp)."""
-    cmd = DecoderCore(profile, tokenizer).on_tokens(ids, 0.0, [], 0)
+    """Return the twist DecoderCore makes of ``ids`` at rest (decode, then the limits)."""
+    core = DecoderCore(profile, tokenizer, start_enabled=True)
+    core.on_pose(rest_position(profile), (0.0, 0.0, 0.0, 1.0), 0.0)
+    cmd = core.on_tokens(ids, 0.0, [], 0)
     return np.concatenate([cmd.linear, cmd.angular])
 
 
@@ -107,13 +133,14 @@ def check_one_command_then_ctrl_c(dec, profile, tokenizer, interrupts=1):
 
 def check_parameters(dec, robot_name, tokenizer='uniform', tokenizer_path=''):
     names = list(FILE_PARAMS) + ['robot', 'tokenizer', 'tokenizer_path', 'start_enabled',
-                                 'use_sim_time']
+                                 'dry_run', 'use_sim_time']
     values = get_parameters(dec.ros, dec.node, names)
     for key, want in FILE_PARAMS.items():
         assert values[key] == want and type(values[key]) is type(want), key
     assert values['robot'] == robot_name
     assert values['tokenizer'] == tokenizer and values['tokenizer_path'] == tokenizer_path
     assert values['start_enabled'] is False and values['use_sim_time'] is False
+    assert values['dry_run'] is False
 
 
 def binning(kind, profile):
@@ -145,9 +172,9 @@ def test_robot_of_ones_own(ros, prefix, release, where, tmp_path):
         robot, env = str(tmp_path / 'myarm.yaml'), None
     else:
         robot, env = 'myarm', {'ROBOTOK_PROFILE_PATH': str(tmp_path)}
-    dec = LaunchedDecoder(ros, prefix, release, {'robot': robot}, env=env)
-    check_parameters(dec, robot)
     profile = load_profile(tmp_path / 'myarm.yaml')
+    dec = LaunchedDecoder(ros, prefix, release, {'robot': robot}, env=env, profile=profile)
+    check_parameters(dec, robot)
     check_one_command_then_ctrl_c(dec, profile, binning('uniform', profile))
 
 
@@ -207,3 +234,24 @@ def test_loads_and_stops_on_the_other_launch_release(ros, prefix, release):
     check_parameters(dec, 'franka_panda')
     profile = load_profile('franka_panda')
     check_one_command_then_ctrl_c(dec, profile, binning('uniform', profile))
+
+
+@pytest.mark.parametrize('release', releases())
+def test_dry_run_argument_keeps_the_command_topic_silent(ros, prefix, release):
+    dec = LaunchedDecoder(ros, prefix, release, {'dry_run': 'true'})
+    dry = ros.collect('/robotok/dry_run/delta_twist_cmds', TwistStamped)
+    ros.wait_for_publishers('/robotok/dry_run/delta_twist_cmds')
+    assert get_parameters(ros, dec.node, ['dry_run'])['dry_run'] is True
+    dec.enable()
+    profile = load_profile('franka_panda')
+    tok = binning('uniform', profile)
+    dec.send(tok.encode_chunk(STEP[None]))
+    assert ros.wait_for(lambda: dry and not is_zero(dry[0]), 10), dec.launch.describe()
+    np.testing.assert_allclose([dry[0].twist.linear.x, dry[0].twist.angular.x],
+                               expected_twist(profile, tok, tok.encode_chunk(STEP[None]))[[0, 3]])
+    assert ros.wait_for(lambda: len(dry) >= 2, 5)  # the watchdog's zeros go there too
+    assert not dec.twist  # the command topic heard nothing
+    dec.launch.interrupt()
+    assert dec.launch.wait(30) == 0, dec.launch.describe()
+    ros.spin_for(0.3)
+    assert dec.twist and all(is_zero(m) for m in dec.twist)  # shutdown: a real zero only

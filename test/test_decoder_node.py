@@ -5,7 +5,6 @@ import signal
 import subprocess
 import sys
 
-from conftest import SEVEN_DOF_PROFILE
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import PoseStamped, TwistStamped
 import numpy as np
@@ -19,7 +18,6 @@ from rosgraph_msgs.msg import Clock
 from rosutil import RosHarness
 from std_msgs.msg import Float64MultiArray, Int32MultiArray, MultiArrayDimension
 from std_srvs.srv import SetBool
-import yaml
 
 pytestmark = pytest.mark.timeout(120)
 TOKENS = '/robotok/action_tokens'
@@ -34,6 +32,7 @@ class Decoder:
 
     def __init__(self, ros, profile_path, **params):
         self.ros = ros
+        params.setdefault('start_enabled', True)  # disabled by default: see the gate test
         self.proc = ros.start_node('token_decoder', params={'profile_path': str(profile_path),
                                                             **params})
         self.twist = ros.collect(TWIST, TwistStamped)
@@ -163,14 +162,18 @@ def test_enable_gate_disable_and_shutdown_zero(ros, profile_path):
     assert not twist_vec(dec.twist[2]).any()
 
 
-@pytest.mark.parametrize('signals', [('SIGTERM',), ('SIGINT', 'SIGINT'),
+@pytest.mark.parametrize('signals', [('SIGINT',), ('SIGTERM',), ('SIGINT', 'SIGINT'),
                                      ('SIGINT', 'SIGTERM', 'SIGINT')])
 def test_shutdown_signals_during_motion_zero_first_exit_0(ros, profile_path, signals):
-    dec = Decoder(ros, profile_path)
-    dec.send(dec.ids(np.tile(np.full(7, 0.01), (20, 1))), dims=[20, 7])  # 20 steps of motion
+    # 2 s of queued motion that a 5 s watchdog lets play: the signal comes mid-motion.
+    dec = Decoder(ros, profile_path, max_queue_seconds=2.0, command_timeout=5.0)
+    dec.send(dec.ids(np.tile(np.full(7, 0.01), (20, 1))), dims=[20, 7])
     assert ros.wait_for(lambda: len(dec.twist) == 2, 10)
     assert dec.proc.stop(signals=[getattr(signal, s) for s in signals]) == 0, dec.proc.describe()
     assert ros.wait_for(lambda: not twist_vec(dec.twist[-1]).any(), 5), 'no zero on shutdown'
+    moving = [twist_vec(m).any() for m in dec.twist]
+    first_zero = moving.index(False)
+    assert first_zero < 20 and not any(moving[first_zero:]), moving  # nothing moves after it
     assert 'Traceback' not in dec.proc.stderr, dec.proc.stderr
 
 
@@ -212,18 +215,6 @@ def test_malformed_messages_rejected_counted_node_alive(ros, profile_path):
     for key in ('received', 'enabled', 'input_rate_hz', 'decode_latency_us_mean',
                 'watchdog_trips', 'clamps'):
         assert key in values
-
-
-def test_non_finite_decode_is_rejected(ros, tmp_path):
-    data = yaml.safe_load(SEVEN_DOF_PROFILE)
-    for i, d in enumerate(data['dimensions'][:6]):
-        d.update(q01=-1.7e308 if i == 0 else -0.01, q99=1.7e308 if i == 0 else 0.01)
-    path = tmp_path / 'huge.yaml'
-    path.write_text(yaml.safe_dump(data))
-    dec = Decoder(ros, path, tokenizer='openvla')
-    dec.send([31900] * 7)  # in range; decodes to inf - inf on dx
-    values = dec.diagnostics(lambda v: v['rejected_non_finite'] == '1')
-    assert values['decoded'] == '0' and not dec.twist and dec.proc.alive()
 
 
 def test_pose_mode_integrates_onto_the_measured_pose(ros, profile_path):

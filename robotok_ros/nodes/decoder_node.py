@@ -6,45 +6,34 @@ and the defaults connect to MoveIt Servo (``command_in_type: speed_units``) and
 a ros2_control forward gripper controller with no remapping.  Topic names are
 relative (``/diagnostics`` aside), so a node started in a namespace (one decoder
 per arm) talks to that arm's Servo and controllers.
+
+Safe by default: motion is disabled until ``~/enable`` (``start_enabled`` false),
+``dry_run`` sends would-be commands to ``robotok/dry_run/*`` only, and the
+workspace box of the profile needs the measured pose on ``robotok/ee_pose``.
+Every log line is throttled per kind (``WARN_PERIOD``), whatever the input rate.
 """
 
-from array import array
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import PoseStamped, TwistStamped
-import numpy as np
+from geometry_msgs.msg import PoseStamped
 from rclpy.clock import Clock, ClockType
-from rclpy.duration import Duration
-from rclpy.qos import QoSProfile, ReliabilityPolicy
-from robotok_ros.errors import InvalidTokenError
+from rclpy.qos import qos_policy_name_from_kind
+from robotok_ros.errors import ConfigError
 from robotok_ros.nodes.base import RobotokNode, run_node
-from robotok_ros.nodes.parameters import declare, declare_tokenizer_parameters, \
-    profile_and_tokenizer
+from robotok_ros.nodes.decoder_io import Outputs, QOS, quiet_events, token_events, token_qos
+from robotok_ros.nodes.decoder_params import accepted, declare_decoder_parameters, \
+    declare_limit_parameters, live_changes, refused
+from robotok_ros.nodes.parameters import declare_tokenizer_parameters, profile_and_tokenizer
 from robotok_ros.runtime.decoder import DecoderCore, Rejected
-from robotok_ros.runtime.geometry import integrate_pose
-from robotok_ros.runtime.playout import POLICIES
-from std_msgs.msg import Float64MultiArray, Int32MultiArray, MultiArrayDimension
+from robotok_ros.runtime.health import Throttle
+from std_msgs.msg import Int32MultiArray
 from std_srvs.srv import SetBool
 
 NAME = 'token_decoder'
-QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-# Input: a deeper queue rides out a scheduler stall at high rates instead of dropping steps.
-TOKEN_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
-WARN_PERIOD = 2.0  # seconds between two warnings about rejected messages
-GRIP_RESEND_NS = 10 ** 9
-
-
-def quiet_events():
-    """Return publisher event callbacks without rclpy's defaults (None where unsupported)."""
-    try:
-        from rclpy.event_handler import PublisherEventCallbacks
-    except ImportError:  # Humble
-        from rclpy.qos_event import PublisherEventCallbacks
-    try:
-        return PublisherEventCallbacks(use_default_callbacks=False)
-    except TypeError:
-        return None
+WARN_PERIOD = 2.0  # seconds between two log lines of one kind
+LEVELS = {'OK': DiagnosticStatus.OK, 'WARN': DiagnosticStatus.WARN,
+          'ERROR': DiagnosticStatus.ERROR}
 
 
 class TokenDecoder(RobotokNode):
@@ -53,86 +42,72 @@ class TokenDecoder(RobotokNode):
     def __init__(self, **node_kwargs):
         super().__init__(NAME, **node_kwargs)
         values = declare_tokenizer_parameters(self)
-        self.mode = declare(self, 'output_mode', 'twist', 'twist: TwistStamped for Servo; '
-                            'pose: PoseStamped targets integrated onto the measured pose.',
-                            choices=('twist', 'pose'))
-        enabled = declare(self, 'start_enabled', True, 'Move as soon as tokens arrive; false '
-                          'waits for ~/enable (use false on a real arm).')
-        timeout = declare(self, 'command_timeout', 0.5, 'Seconds without a step before the '
-                          'watchdog sends zero commands.', float_range=(0.001, 60.0))
-        repeats = declare(self, 'stop_repeats', 3, 'Zero commands sent per watchdog trip.',
-                          int_range=(1, 1000))
-        policy = declare(self, 'chunk_policy', 'replace', 'How a new chunk meets the queued '
-                         'steps of the last one.', choices=POLICIES)
-        decay = declare(self, 'ensemble_decay', 0.01, 'ACT ensemble weight exp(-m i).',
-                        float_range=(0.0, 10.0))
+        p = declare_decoder_parameters(self)
         self.profile, tok = profile_and_tokenizer(values)
-        self.core = DecoderCore(self.profile, tok, policy, timeout, repeats, decay)
-        self.core.set_enabled(enabled)
-        if not self.core.has_cartesian:
+        self.core = core = DecoderCore(
+            self.profile, tok, p.chunk_policy, p.command_timeout, p.stop_repeats,
+            p.ensemble_decay, p.max_queue_seconds, p.pose_max_age, p.output_mode,
+            p.start_enabled)
+        declare_limit_parameters(self, core)
+        core.set_dry_run(p.dry_run)
+        self.logs = Throttle(WARN_PERIOD)
+        if not core.has_cartesian:
             self.get_logger().warn(f'profile {self.profile.name} has no dx..dyaw dimension: '
                                    'twists and poses will stay zero')
-        self.dt = 1.0 / self.profile.control_rate_hz
-        self.frame = self.profile.frame_id
-        self.pose = None
-        if self.mode == 'pose':
-            self.pose_pub = self.create_publisher(PoseStamped, 'servo_node/pose_target_cmds',
-                                                  QOS)
-            self.create_subscription(PoseStamped, 'robotok/ee_pose', self.on_pose, QOS)
-        else:
-            self.twist_pub = self.create_publisher(TwistStamped, 'servo_node/delta_twist_cmds',
-                                                   QOS)
-        # The twist/pose publisher and the token subscription keep rclpy's default QoS event
-        # handlers (they warn about an incompatible peer); each handler is one more entity
-        # the executor polls per message, so the secondary outputs go without.
-        quiet = quiet_events()
-        self.grip_pub = self.create_publisher(Float64MultiArray, 'gripper_controller/commands',
-                                              QOS, event_callbacks=quiet)
-        self.action_pub = self.create_publisher(Float64MultiArray, 'robotok/decoded_action',
-                                                QOS, event_callbacks=quiet)
+        self.out = Outputs(self, self.profile, p.output_mode)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10,
-                                              event_callbacks=quiet)
-        self.create_subscription(Int32MultiArray, 'robotok/action_tokens', self.on_tokens,
-                                 TOKEN_QOS)
+                                              event_callbacks=quiet_events())
+        if core.needs_pose:
+            self.create_subscription(PoseStamped, 'robotok/ee_pose', self.on_pose, QOS)
+        self._reliability = p.token_qos_reliability
+        qos = token_qos(p.token_qos_reliability, p.token_qos_depth)
+        for events in token_events(self.on_incompatible_qos, self.on_message_lost):
+            try:  # message_lost is not supported by every middleware
+                self.create_subscription(Int32MultiArray, 'robotok/action_tokens',
+                                         self.on_tokens, qos, event_callbacks=events)
+                break
+            except Exception:  # noqa: B902 - rclpy's UnsupportedEventTypeError: try the next
+                continue
         self.create_service(SetBool, '~/enable', self.on_enable)
         # Every timer is one more entity the executor polls per message, so: the playout timer
-        # exists once a chunk needs it and rests while nothing is queued; one steady timer
-        # checks the watchdog (against the node clock, so sim time holds) five times per
-        # command_timeout and publishes diagnostics once a second.
+        # exists once a chunk needs it and rests while nothing is queued; the watchdog timer
+        # (node clock, so sim time holds) is reset by each valid message and fires
+        # command_timeout after the last one; one steady timer repeats the stop and
+        # publishes diagnostics once a second.
         self.timer = None
-        period = min(max(timeout / 5, 0.005), 1.0)
+        self.dog = self.create_timer(p.command_timeout, self.on_watchdog)
+        period = min(max(p.command_timeout / 5, 0.005), 1.0)
         self._diag_every, self._ticks = max(1, round(1.0 / period)), 0
         self.create_timer(period, self.on_housekeeping,
                           clock=Clock(clock_type=ClockType.STEADY_TIME))
-        self._twist_msg = TwistStamped()
-        self._twist_msg.header.frame_id = self.frame
-        self._grip_msg = Float64MultiArray()
-        self._grip_last, self._grip_due = None, 0
-        self._action_msg = Float64MultiArray()
-        self._action_msg.layout.dim = [MultiArrayDimension(
-            label=','.join(self.profile.names), size=self.profile.dim, stride=self.profile.dim)]
-        self._last_warn = -WARN_PERIOD
-        self.get_logger().info(f'{tok.describe()}; output {self.mode}, '
-                               f'{"enabled" if enabled else "disabled: call ~/enable"}')
+        self.add_on_set_parameters_callback(self.on_set_parameters)
+        state = 'enabled' if core.enabled else (
+            'waiting for a pose (workspace box)' if core.pending_enable else
+            'disabled: call ~/enable')
+        self.get_logger().info(f'{tok.describe()}; output {p.output_mode}'
+                               f'{" (dry run)" if core.dry_run else ""}, {state}')
 
     # -- callbacks -------------------------------------------------------------------------
     def on_tokens(self, msg):
         """Decode one message; publish its first step at once (replace) or queue it."""
-        dims = [d.size for d in msg.layout.dim]
+        layout = msg.layout
+        dims = [d.size for d in layout.dim] if layout.dim else ()
         now = self.get_clock().now()
         try:
             cmd = self.core.on_tokens(msg.data, now.nanoseconds * 1e-9, dims,
-                                      msg.layout.data_offset)
+                                      layout.data_offset, layout.dim[0].label if dims else '')
         except Rejected as exc:
-            self._warn(f'rejected a token message ({exc}); '
-                       f'rejections so far: {self.core.rejected}')
+            self._log('rejected', f'rejected a token message ({exc}); rejections so far: '
+                      f'{self.core.rejected}')
             return
+        if self.core.enabled:
+            self.dog.reset()  # only new valid input feeds the watchdog
         if cmd is not None:
-            self.publish(cmd, now)
+            self.send(cmd, now)
         if not len(self.core.playout):
             return
         if self.timer is None:
-            self.timer = self.create_timer(self.dt, self.on_tick)
+            self.timer = self.create_timer(self.core.period, self.on_tick)
         elif cmd is not None or self.timer.is_canceled():
             # replace: the next queued step is one full period after the one just sent;
             # ensemble: start ticking, but keep the phase while it runs.
@@ -143,114 +118,125 @@ class TokenDecoder(RobotokNode):
         now = self.get_clock().now()
         cmd = self.core.on_tick(now.nanoseconds * 1e-9)
         if cmd is not None:
-            self.publish(cmd, now)
+            self.send(cmd, now)
         if not len(self.core.playout):
             self.timer.cancel()
 
-    def on_housekeeping(self):
-        """Send the watchdog's zero commands when due; diagnostics once a second."""
+    def on_watchdog(self):
+        """Send the watchdog's zero command when due (and its repeats from housekeeping)."""
         now = self.get_clock().now()
         if self.core.on_watchdog(now.nanoseconds * 1e-9):
-            self.publish_zero(now)
+            self.stop(now)
+        if self.core.watchdog.last_input is None:
+            self.dog.cancel()  # nothing armed: rests until the next valid message resets it
+
+    def on_housekeeping(self):
+        """Repeat the watchdog's zero commands; diagnostics once a second."""
+        self.on_watchdog()
         self._ticks += 1
         if self._ticks % self._diag_every == 0:
             self.on_diagnostics()
 
     def on_enable(self, request, response):
         """~/enable: true lets tokens move the robot; false stops it with a zero command."""
-        if self.core.set_enabled(request.data):
-            self.publish_zero(self.get_clock().now())
-        response.success = True
-        response.message = 'enabled' if request.data else 'disabled: zero command sent'
-        self.get_logger().info(response.message)
+        now = self.get_clock().now()
+        if request.data:
+            try:
+                self.core.enable(now.nanoseconds * 1e-9)
+                response.success, response.message = True, 'enabled'
+            except ConfigError as exc:
+                response.success, response.message = False, str(exc)
+        else:
+            if self.core.disable():
+                self.stop(now)
+            response.success, response.message = True, 'disabled: zero command sent'
+        self._log('enable', response.message, 'info' if response.success else 'error')
+        self.on_diagnostics()
         return response
 
     def on_pose(self, msg):
-        """Keep the latest measured end-effector pose (pose mode)."""
-        if msg.header.frame_id and msg.header.frame_id != self.frame:
-            self._warn(f'ignored a pose in frame {msg.header.frame_id!r}; '
-                       f'expected {self.frame!r}')
+        """Keep the latest measured end-effector pose (pose mode, workspace box)."""
+        if msg.header.frame_id and msg.header.frame_id != self.profile.frame_id:
+            self._log('pose', f'ignored a pose in frame {msg.header.frame_id!r}; expected '
+                      f'{self.profile.frame_id!r}')
             return
         p, q = msg.pose.position, msg.pose.orientation
-        self.pose = (np.array([p.x, p.y, p.z]), np.array([q.x, q.y, q.z, q.w]))
+        now = self.get_clock().now().nanoseconds * 1e-9
+        started = self.core.on_pose((p.x, p.y, p.z), (q.x, q.y, q.z, q.w), now)
+        if started:
+            self.get_logger().info(started)
+            self.on_diagnostics()
+
+    def on_set_parameters(self, params):
+        """Apply live limit / timeout / dry_run changes, all or none, or refuse with why."""
+        try:
+            limits, timeout, dry = live_changes(params)
+            self.core.set_limits(timeout, **limits)
+        except ConfigError as exc:
+            self._log('parameters', f'refused a parameter change: {exc}', 'error')
+            return refused(str(exc))
+        if timeout is not None:
+            self.destroy_timer(self.dog)
+            self.dog = self.create_timer(timeout, self.on_watchdog)
+        if dry is not None and self.core.set_dry_run(dry):  # the arm stops; dry run goes on
+            now = self.get_clock().now()
+            self.out.stop(now, False, self.core.hold_target(now.nanoseconds * 1e-9))
+        return accepted()
+
+    def on_incompatible_qos(self, info):
+        """Warn (throttled) and count: a token publisher's QoS never connects to ours."""
+        self.core.counters['qos_incompatible'] += max(1, info.total_count_change)
+        self._log('qos', f'a publisher on robotok/action_tokens offers a QoS incompatible '
+                  f'with this subscription ({self._reliability}; incompatible policy: '
+                  f'{qos_policy_name_from_kind(info.last_policy_kind)}): none of its messages '
+                  'arrive. Set token_qos_reliability to match the publisher, or make it '
+                  'reliable.')
+
+    def on_message_lost(self, info):
+        """Count messages the middleware reports lost on the token subscription."""
+        self.core.counters['messages_lost'] += info.total_count_change
+        self._log('lost', f'{info.total_count} token messages lost so far (middleware)')
 
     def on_diagnostics(self):
-        """Publish counters, enabled state, input rate and decode latency (1 Hz)."""
-        values = self.core.snapshot(time.monotonic())
-        status = DiagnosticStatus(name=f'{NAME}: decoding', hardware_id=self.profile.name)
-        bad = values['rejected'] or values['watchdog_trips']
-        status.level = DiagnosticStatus.WARN if bad else DiagnosticStatus.OK
-        status.message = ('enabled' if values['enabled'] else 'disabled') + (
-            f', {values["rejected"]} rejected' if values['rejected'] else '')
+        """Publish the level of the last window, cumulative counters, limits and latency."""
+        clock = time.monotonic()
+        values = self.core.snapshot(clock)
+        level, message = self.core.assess(values, clock)
+        status = DiagnosticStatus(name=f'{NAME}: decoding', hardware_id=self.profile.name,
+                                  level=LEVELS[level], message=message)
         status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
         arr = DiagnosticArray(status=[status])
         arr.header.stamp = self.get_clock().now().to_msg()
         self.diag_pub.publish(arr)
 
     # -- output ----------------------------------------------------------------------------
-    def publish(self, cmd, now):
-        """Publish one step: twist or pose target first (latency counts), then gripper, action."""
-        if self.mode == 'twist':
-            self.twist_pub.publish(self._twist(cmd.linear, cmd.angular, now))
-        elif self.pose is None:
-            self._warn('no pose received on robotok/ee_pose yet: pose target not sent')
+    def send(self, cmd, now):
+        """Publish a command, or a stop (and why) when the core says so."""
+        if cmd.stop:
+            self.stop(now, everywhere=True)
+            self._log('fault', f'motion disabled by a fault: {self.core.fault}; call ~/enable '
+                      'once it is fixed', 'error')
         else:
-            self._publish_pose(cmd.linear, cmd.angular, now)
-        # Messages are reused: publish() serializes at once, and construction is most of
-        # the per-step cost at 1 kHz.
-        if cmd.gripper is not None and (cmd.gripper != self._grip_last or
-                                        now.nanoseconds >= self._grip_due):
-            # A forward controller holds its last command: send changes, plus one a second
-            # so a restarted controller catches up, not a copy every step.
-            self._grip_last, self._grip_due = cmd.gripper, now.nanoseconds + GRIP_RESEND_NS
-            self._grip_msg.data = array('d', (cmd.gripper,))
-            self.grip_pub.publish(self._grip_msg)
-        if self.action_pub.get_subscription_count():  # a log topic: skip it when unheard
-            self._action_msg.data = array('d', cmd.action)
-            self.action_pub.publish(self._action_msg)
+            self.out.send(cmd, now, self.core.dry_run)
 
-    def publish_zero(self, now):
-        """Stop: a zero twist, or the measured pose as the target; the gripper holds."""
-        zero = [0.0, 0.0, 0.0]
-        if self.mode == 'twist':
-            self.twist_pub.publish(self._twist(zero, zero, now))
-        elif self.pose is not None:
-            self._publish_pose(zero, zero, now)
+    def stop(self, now, everywhere=False):
+        """Stop at once where commands go now (dry run: there); ``everywhere``: real too."""
+        hold = self.core.hold_target(now.nanoseconds * 1e-9)
+        self.out.stop(now, self.core.dry_run, hold)
+        if everywhere and self.core.dry_run:
+            self.out.stop(now, False, hold)
 
     def on_shutdown(self):
         """Send a last zero command (forward controllers never time out on their own)."""
-        self.publish_zero(self.get_clock().now())
-        pub = self.twist_pub if self.mode == 'twist' else self.pose_pub
-        pub.wait_for_all_acked(Duration(seconds=0.5))
+        self.stop(self.get_clock().now(), everywhere=True)
+        self.out.flush()
 
-    def _twist(self, linear, angular, now):
-        msg = self._twist_msg
-        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(now.nanoseconds, 10 ** 9)
-        lin, ang = msg.twist.linear, msg.twist.angular
-        lin.x, lin.y, lin.z = linear
-        ang.x, ang.y, ang.z = angular
-        return msg
-
-    def _publish_pose(self, linear, angular, now):
-        try:
-            pos, quat = integrate_pose(*self.pose, linear, angular, self.dt)
-        except InvalidTokenError as exc:
-            self._warn(str(exc))
-            return
-        msg = PoseStamped()
-        msg.header.stamp = now.to_msg()
-        msg.header.frame_id = self.frame
-        p, q = msg.pose.position, msg.pose.orientation
-        p.x, p.y, p.z = (float(v) for v in pos)
-        q.x, q.y, q.z, q.w = (float(v) for v in quat)
-        self.pose_pub.publish(msg)
-
-    def _warn(self, text):
+    def _log(self, key, text, level='warn'):
         # Throttled by hand: rclpy's throttle_duration_sec follows the (maybe simulated) clock.
-        now = time.monotonic()
-        if now - self._last_warn >= WARN_PERIOD:
-            self._last_warn = now
-            self.get_logger().warn(text)
+        held = self.logs.allow(key)
+        if held is not None:
+            text += f' ({held} more like this since the last)' if held else ''
+            getattr(self.get_logger(), level)(text)
 
 
 def main(args=None):

@@ -6,6 +6,13 @@ Chunk playout for token_decoder: how a new chunk meets the queued steps of the l
   Fine-Grained Bimanual Manipulation with Low-Cost Hardware", 2023,
   arXiv:2304.13705): every prediction for the same future step is averaged
   with weights ``exp(-m * i)``, i = 0 for the oldest prediction.
+
+A new chunk cancels what the queue holds beyond it, in both policies: the
+queue never reaches past the end of the newest chunk, so the motion one
+message may leave queued is bounded by that chunk (``max_queue_seconds``).
+``ensemble`` keeps averaging the steps the new chunk predicts too, and drops
+older predictions of later steps.  ``clear`` (a disable, a watchdog trip)
+cancels everything.
 """
 
 import numpy as np
@@ -27,6 +34,8 @@ class Playout:
 
     def clear(self):
         """Drop every queued step."""
+        if getattr(self, '_weight', None) is not None and not len(self._weight):
+            return  # already empty: no new arrays on the one-step fast path
         self._sum = np.zeros((0, self.dim))
         self._weight = np.zeros(0)
         self._count = np.zeros(0, dtype=np.int64)
@@ -43,7 +52,10 @@ class Playout:
             self._count = np.ones(n, dtype=np.int64)
             return
         extra = n - len(self)
-        if extra > 0:
+        if extra < 0:  # predictions past the new chunk's end are cancelled
+            self._sum, self._weight, self._count = self._sum[:n], self._weight[:n], \
+                self._count[:n]
+        elif extra > 0:
             self._sum = np.vstack([self._sum, np.zeros((extra, self.dim))])
             self._weight = np.concatenate([self._weight, np.zeros(extra)])
             self._count = np.concatenate([self._count, np.zeros(extra, dtype=np.int64)])

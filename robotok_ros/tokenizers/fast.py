@@ -23,6 +23,11 @@ through the orthonormal inverse DCT to at most ``0.5 / scale`` RMS over a
 chunk and ``0.5 sqrt(H) / scale`` at any step, times the half-range of the
 normalisation (see ``error_bound``).
 
+Decoding is strict: ids that do not make exactly H x D coefficients raise
+``ChunkLengthError`` (reason ``length``).  ``relaxed=True`` pads or cuts like
+LeRobot, counted in ``length_fixes`` and warned at most once per
+``LENGTH_WARN_PERIOD`` s (one warning per message grows memory and logs).
+
 Decoding needs only numpy and scipy; HF ``tokenizers`` is imported to fit and
 to encode.  The learned BPE (``symbol_bpe.py``) is saved as HF
 ``Tokenizer.to_str()`` JSON inside ``state.safetensors`` with its SHA-256;
@@ -32,6 +37,7 @@ no saved normaliser, pre-tokeniser or code is ever used.
 
 from dataclasses import replace
 import math
+import time
 import warnings
 
 import numpy as np
@@ -44,10 +50,17 @@ from robotok_ros.tokenizers.symbol_bpe import MAX_SYMBOL_CLIP, SymbolBPE
 from scipy.fft import dct, idct
 
 MAX_COEFF_CLIP = MAX_SYMBOL_CLIP
+LENGTH_WARN_PERIOD = 10.0  # seconds between two LengthFixWarnings of one tokenizer
 
 
 class LengthFixWarning(UserWarning):
-    """A token sequence did not make exactly one chunk and was padded or cut."""
+    """Token sequences did not make exactly one chunk and were padded or cut (relaxed)."""
+
+
+class ChunkLengthError(InvalidTokenError):
+    """A token sequence does not decode to exactly chunk_steps x D coefficients."""
+
+    reason = 'length'
 
 
 class FASTTokenizer(ActionTokenizer):
@@ -95,6 +108,7 @@ class FASTTokenizer(ActionTokenizer):
         self.coeff_clip_counts = np.zeros(self.dim, dtype=np.int64)
         self.last_coeff_clip_counts = np.zeros(self.dim, dtype=np.int64)
         self.length_fixes = 0
+        self._warned_fixes, self._last_warn = 0, None
         self._bpe = SymbolBPE.base(self.coeff_clip)
 
     # -- normalisation and coefficients ----------------------------------------------------
@@ -176,8 +190,8 @@ class FASTTokenizer(ActionTokenizer):
             i += self.vocab_offset
         return ids[0] if arr.ndim == 2 else ids
 
-    def decode(self, tokens):
-        """One id sequence -> ``(H, D)``; a list / 2-D array of sequences -> ``(B, H, D)``."""
+    def decode(self, tokens, relaxed=False):
+        """One id sequence -> ``(H, D)``; a list / 2-D array -> ``(B, H, D)``; see above."""
         if not isinstance(tokens, (list, tuple)) and np.ndim(tokens) == 0:
             raise InvalidTokenError(f'tokens must be a sequence of ids, got {tokens!r}')
         single = isinstance(tokens, np.ndarray) and tokens.ndim == 1 or (
@@ -185,7 +199,7 @@ class FASTTokenizer(ActionTokenizer):
         seqs = [tokens] if single else list(tokens)
         if not seqs:
             raise InvalidTokenError('no token sequences to decode')
-        out = self._decode_many(seqs)
+        out = self._decode_many(seqs, relaxed)
         return out[0] if single else out
 
     def encode_chunk(self, actions):
@@ -196,9 +210,9 @@ class FASTTokenizer(ActionTokenizer):
                                     f'got shape {np.shape(actions)}')
         return self.encode(actions)
 
-    def decode_chunk(self, ids):
-        """Flat ids ``(N,)`` from one message -> actions ``(H, D)``, always a whole chunk."""
-        return self._decode_many([np.asarray(ids).reshape(-1)])[0]
+    def decode_chunk(self, ids, relaxed=False):
+        """Flat ids ``(N,)`` from one message -> actions ``(H, D)``; see ``decode``."""
+        return self._decode_many([np.asarray(ids).reshape(-1)], relaxed)[0]
 
     @property
     def vocab_size(self):
@@ -248,7 +262,7 @@ class FASTTokenizer(ActionTokenizer):
                                             f'[{lo}, {hi}]')
         return ids - self.vocab_offset, [len(a) for a in arrays]
 
-    def _decode_many(self, seqs):
+    def _decode_many(self, seqs, relaxed=False):
         ids, counts = self._checked_ids(seqs)
         symbols, lens = self._bpe.symbols(ids)
         n = self.chunk_steps * self.dim
@@ -257,12 +271,16 @@ class FASTTokenizer(ActionTokenizer):
         if (per_seq == n).all():
             coeffs = symbols.reshape(len(counts), self.chunk_steps, self.dim)
         else:
+            bad = np.flatnonzero(per_seq != n)
+            if not relaxed:
+                raise ChunkLengthError(f'fast: sequence {int(bad[0])} holds {per_seq[bad[0]]} '
+                                       f'DCT coefficients, not {self.chunk_steps} x {self.dim}'
+                                       f' = {n}: not one whole chunk (relaxed=True pads/cuts)')
             coeffs = np.zeros((len(counts), n), dtype=np.int64)
             starts = np.cumsum(per_seq) - per_seq
-            for i, (start, count) in enumerate(zip(starts, per_seq)):
-                if count != n:
-                    self._length_fix(i, count)
-                coeffs[i, :min(count, n)] = symbols[start:start + min(count, n)]
+            for start, count, row in zip(starts, per_seq, coeffs):
+                row[:min(count, n)] = symbols[start:start + min(count, n)]
+            self._length_fix(int(bad[0]), int(per_seq[bad[0]]), len(bad))
             coeffs = coeffs.reshape(-1, self.chunk_steps, self.dim)
         # Inverse DCT as one (H, H) matrix (scale folded in): cheaper than an FFT at these H.
         out = np.matmul(self._inverse, coeffs)
@@ -270,14 +288,16 @@ class FASTTokenizer(ActionTokenizer):
         out += self._centre
         return np.clip(out, self._box_lo, self._box_hi, out=out)
 
-    def _length_fix(self, index, count):
-        n = self.chunk_steps * self.dim
-        self.length_fixes += 1
-        what = ('padded with zero high-frequency coefficients' if count < n
-                else 'cut after the first coefficients')
-        warnings.warn(f'fast: sequence {index} holds {count} DCT coefficients, not '
-                      f'{self.chunk_steps} x {self.dim} = {n}; {what} '
-                      f'(length fix {self.length_fixes})', LengthFixWarning, stacklevel=4)
+    def _length_fix(self, index, count, fixes):
+        self.length_fixes, now = self.length_fixes + fixes, time.monotonic()
+        if self._last_warn is None or now - self._last_warn >= LENGTH_WARN_PERIOD:
+            n, since = self.chunk_steps * self.dim, self.length_fixes - self._warned_fixes
+            self._last_warn, self._warned_fixes = now, self.length_fixes
+            warnings.warn(f'fast (relaxed): sequence {index} holds {count} DCT coefficients, '
+                          f'not {self.chunk_steps} x {self.dim} = {n}; '
+                          f'{"padded with zeros" if count < n else "cut"}; {since} sequence(s) '
+                          f'fixed since the last warning, {self.length_fixes} in all',
+                          LengthFixWarning, stacklevel=4)
 
     # -- BPE state -----------------------------------------------------------------------------
     def bpe_json(self):

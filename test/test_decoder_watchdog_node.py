@@ -1,0 +1,70 @@
+"""
+The watchdog of a running token_decoder: a stopped stream gets a zero command in time, every time.
+
+100 stream stops against a node in its own process.  Delays are measured between the
+stamps the node puts on its own commands (the last moving twist, the first zero after
+it), so this test's scheduling does not count.  Before the fix the zero came at the
+first 5-per-timeout housekeeping tick after the timeout: up to 1.2 x command_timeout
+(0.504-0.602 s at 15 Hz with 0.5 s); it must come within command_timeout + one control
+period.
+"""
+
+from geometry_msgs.msg import TwistStamped
+import numpy as np
+import pytest
+from rosutil import RosHarness
+from std_msgs.msg import Int32MultiArray
+
+pytestmark = pytest.mark.timeout(180)
+RATE, TIMEOUT, STOPS = 50.0, 0.2, 100
+PROFILE = f"""\
+name: fast50
+frame_id: base
+control_rate_hz: {RATE}
+dimensions:
+  - {{name: dx, unit: m, min: -0.02, max: 0.02}}
+  - {{name: dy, unit: m, min: -0.02, max: 0.02}}
+  - {{name: dz, unit: m, min: -0.02, max: 0.02}}
+safety: {{max_linear_speed: 1.0, max_angular_speed: 1.0}}
+"""
+
+
+def stamp(msg):
+    return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+
+
+def moving(msg):
+    return msg.twist.linear.x != 0.0
+
+
+def test_a_zero_follows_every_stop_within_timeout_plus_one_period(tmp_path):
+    path = tmp_path / 'fast50.yaml'
+    path.write_text(PROFILE)
+    with RosHarness() as ros:
+        proc = ros.start_node('token_decoder', params={
+            'profile_path': str(path), 'start_enabled': True, 'command_timeout': TIMEOUT,
+            'stop_repeats': 1})
+        twist = ros.collect('/servo_node/delta_twist_cmds', TwistStamped)
+        ros.wait_for_subscribers('/robotok/action_tokens')
+        go = Int32MultiArray(data=[255, 128, 128])  # dx at the top of its range: moving
+        delays, rng = [], np.random.default_rng(0)
+        for _ in range(STOPS):
+            ros.spin_for(rng.uniform(0.0, 0.05))  # stop at any phase of the node's timers
+            start = len(twist)
+            for _ in range(3):  # a short stream at about the control rate, then silence
+                ros.publish('/robotok/action_tokens', go)
+                ros.spin_for(1.0 / RATE)
+            assert ros.wait_for(lambda: any(not moving(m) for m in twist[start:]), 5), \
+                proc.describe()
+            cycle = twist[start:]
+            first_zero = next(i for i, m in enumerate(cycle) if not moving(m))
+            assert first_zero > 0, 'a zero before the stream stopped'
+            delays.append(stamp(cycle[first_zero]) - stamp(cycle[first_zero - 1]))
+            ros.spin_for(0.02)  # the single repeat (stop_repeats 1) is already out
+        delays = np.array(delays)
+        print(f'watchdog delay over {STOPS} stops: min {delays.min():.4f} s, median '
+              f'{np.median(delays):.4f} s, max {delays.max():.4f} s (bound '
+              f'{TIMEOUT + 1 / RATE:.4f} s)')
+        assert len(delays) == STOPS
+        assert delays.min() >= TIMEOUT  # never early
+        assert delays.max() <= TIMEOUT + 1.0 / RATE, np.sort(delays)[-5:]
