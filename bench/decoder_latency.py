@@ -105,7 +105,8 @@ def callback_costs(profile, repeats=5, number=2000):
     rclpy.init(context=ctx)
     try:
         dec = TokenDecoder(context=ctx, parameter_overrides=[
-            Parameter('profile_path', value=str(profile))])
+            Parameter('profile_path', value=str(profile)),
+            Parameter('start_enabled', value=True)])
         echo_node = rclpy.create_node('bench_echo_inproc', context=ctx)
         echo = make_echo(echo_node)
         msgs = [Int32MultiArray(data=Bench.ids(s)) for s in range(number)]
@@ -252,7 +253,8 @@ def main():
     profile.write_text(PROFILE.format(rate=args.rate, scale=1.0 / (SPEED_DIV * args.rate)))
     exe = Path(sys.executable).parent / 'token_decoder'
     log = open(tmp / 'nodes.log', 'w')
-    procs = [start([str(exe), '--ros-args', '-p', f'profile_path:={profile}'], log),
+    procs = [start([str(exe), '--ros-args', '-p', f'profile_path:={profile}', '-p',
+                    'start_enabled:=true'], log),
              start([sys.executable, __file__, '--echo'], log)]
     bench = None
     try:

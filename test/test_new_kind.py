@@ -81,8 +81,8 @@ def toy(tmp_path):
 def test_decoder_core_decodes_the_new_kind_through_its_exact_table(toy):
     profile = load_profile('widowx_250')
     tok = make_tokenizer('toy', profile, toy_levels=9, toy_offset=100)
-    core = DecoderCore(profile, tok)
-    assert core._table is not None  # exact_table: every id precomputed
+    core = DecoderCore(profile, tok, start_enabled=True)
+    assert core.checker.table is not None  # exact_table: every id precomputed
     ids = tok.encode_chunk(np.zeros((1, profile.dim)))
     cmd = core.on_tokens(ids, 0.0, [], 0)
     np.testing.assert_allclose(cmd.action, tok.decode(ids.reshape(1, -1))[0])

@@ -8,6 +8,7 @@ Every wait is on a condition (a pose, a message count) with a timeout.
 
 import json
 
+from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped, TwistStamped
 import numpy as np
 import pytest
@@ -113,9 +114,16 @@ def test_decoded_tokens_move_the_end_effector_by_their_deltas(ros):
     sim = Sim(ros, real_time_factor=0.5)
     sim.start_servo()
     tok = make_tokenizer('uniform', profile)
+    # One 2 s chunk with no further input: the decoder must be told it may queue that much
+    # (max_queue_seconds) and play it out (command_timeout, fed only by new messages).
     dec = ros.start_node('token_decoder', params={'robot': 'franka_panda', 'use_sim_time': True,
-                                                  'start_enabled': True})
+                                                  'start_enabled': True, 'command_timeout': 2.5,
+                                                  'max_queue_seconds': 2.5})
+    diag = ros.collect('/diagnostics', DiagnosticArray)
     ros.wait_for_subscribers('/robotok/action_tokens')
+    # The profile's workspace box: the decoder enables once sim_arm's pose reached it.
+    assert ros.wait_for(lambda: any(kv.key == 'enabled' and kv.value == 'True' for a in diag
+                                    for kv in a.status[0].values), 30), dec.describe()
     step = np.zeros((30, profile.dim))
     step[:, 0] = 0.004 / profile.dimensions[0].scale  # 4 mm per step, 15 Hz: 60 mm/s
     ids = tok.encode_chunk(step)

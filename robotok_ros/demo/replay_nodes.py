@@ -4,16 +4,20 @@ Demo nodes around token_decoder: a scripted policy and a listener that grades th
 - ``policy_replay`` publishes the token ids of a recorded demonstration (a
   JSON file written by ``write_replay_file``) on ``/robotok/action_tokens``,
   one chunk of ``chunk_size`` steps every ``chunk_size`` control periods, as
-  a VLA policy would, then exits.
+  a VLA policy would, once token_decoder reports itself enabled, then exits.
 - ``command_listener`` prints what the robot is commanded (twist, gripper)
   step by step and the error against the demonstration's continuous actions,
   then a summary; it exits 0 after ``expect_steps`` steps, 1 on ``timeout``.
+  It also stands in for the arm's pose (``/robotok/ee_pose``, integrating the
+  twists from the middle of the profile's workspace box), which a decoder
+  with a workspace box needs before it moves.
 """
 
 import json
 import time
 
-from geometry_msgs.msg import TwistStamped
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PoseStamped, TwistStamped
 import numpy as np
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from robotok_ros.errors import ConfigError
@@ -27,6 +31,22 @@ QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 TOKENS = '/robotok/action_tokens'
 DECODED = '/robotok/decoded_action'
 TWIST = '/servo_node/delta_twist_cmds'
+POSE = '/robotok/ee_pose'
+
+
+def rest_position(profile):
+    """Return where a stand-in arm starts: the middle of the workspace box, else the origin."""
+    box = getattr(profile.safety, 'workspace', None)
+    return [0.0] * 3 if box is None else [(a + b) / 2 for a, b in zip(box.min, box.max)]
+
+
+def pose_message(frame, position, stamp):
+    """Return a PoseStamped at ``position`` (identity orientation) in ``frame``."""
+    msg = PoseStamped()
+    msg.header.frame_id, msg.header.stamp = frame, stamp
+    msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = (float(v) for v in position)
+    msg.pose.orientation.w = 1.0
+    return msg
 
 
 def write_replay_file(path, ids, actions, rate_hz):
@@ -66,14 +86,23 @@ class PolicyReplay(RobotokNode):
         self.ids, _, rate = read_replay_file(path)
         self.chunks = [self.ids[i:i + chunk] for i in range(0, len(self.ids), chunk)]
         self.pub = self.create_publisher(Int32MultiArray, TOKENS, QOS)
+        self.decoder_enabled = False
+        self.create_subscription(DiagnosticArray, '/diagnostics', self.on_diagnostics, QOS)
         self.sent = 0
         self.create_timer(chunk / rate, self.on_timer)
+
+    def on_diagnostics(self, msg):
+        """Note when token_decoder reports itself enabled (it starts disabled)."""
+        for status in msg.status:
+            if status.name.startswith('token_decoder') and any(
+                    kv.key == 'enabled' and kv.value == 'True' for kv in status.values):
+                self.decoder_enabled = True
 
     def on_timer(self):
         """Send the next chunk once the decoder (and listeners) are there; stop at the end."""
         # The listener pairs twists and decoded actions in order, so it must hear both from
         # the first step: wait until both of its subscriptions are in the graph.
-        if not self.sent and (self.count_subscribers(TOKENS) < 1 or
+        if not self.sent and (not self.decoder_enabled or self.count_subscribers(TOKENS) < 1 or
                               self.count_subscribers(DECODED) < self.listeners or
                               self.count_subscribers(TWIST) < self.listeners):
             return
@@ -119,12 +148,17 @@ class CommandListener(RobotokNode):
                                  lambda m: self._add('action', list(m.data)), QOS)
         self.create_timer(0.5, self.on_timeout)
         self.rows = []
+        self.position = rest_position(self.profile)
+        self.pose_pub = self.create_publisher(PoseStamped, POSE, QOS)
+        self.create_timer(0.02, lambda: self.pose_pub.publish(pose_message(
+            self.profile.frame_id, self.position, self.get_clock().now().to_msg())))
 
     def on_twist(self, msg):
         """Keep one twist (6 values)."""
         t = msg.twist
-        self._add('twist', [t.linear.x, t.linear.y, t.linear.z,
-                            t.angular.x, t.angular.y, t.angular.z])
+        lin = (t.linear.x, t.linear.y, t.linear.z)
+        self.position = [p + v / self.profile.control_rate_hz for p, v in zip(self.position, lin)]
+        self._add('twist', [*lin, t.angular.x, t.angular.y, t.angular.z])
 
     def on_grip(self, msg):
         """Keep the latest gripper command."""

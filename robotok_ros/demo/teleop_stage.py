@@ -99,9 +99,17 @@ def _operate(session, profile, script):
     return presses
 
 
-def _replay(session, steps_tokens, rate):
+def _replay(session, steps_tokens, profile):
     """Publish recorded per-step tokens to token_decoder; return the decoded actions (T, D)."""
+    from geometry_msgs.msg import PoseStamped
+    from robotok_ros.demo.replay_nodes import POSE, pose_message, rest_position
     from std_msgs.msg import Float64MultiArray, Int32MultiArray
+    rate = profile.control_rate_hz * 3
+    # The arm at rest, as its pose publisher would report it (a workspace box needs it).
+    pose_pub = session.node.create_publisher(PoseStamped, POSE, 10)
+    rest = rest_position(profile)
+    session.node.create_timer(0.02, lambda: pose_pub.publish(pose_message(
+        profile.frame_id, rest, session.node.get_clock().now().to_msg())))
     decoded = session.collect(Float64MultiArray, '/robotok/decoded_action')
     pub = session.node.create_publisher(Int32MultiArray, '/robotok/action_tokens', 10)
     session.spin_until(lambda: pub.get_subscription_count() >= 1, 20, 'token_decoder')
@@ -164,7 +172,7 @@ def _pipeline(args, folder, env, log):
               f'{Path(bag).name}; exported '
               f'LeRobot {info["codebase_version"]}: {info["total_frames"]} frames')
         procs = [start_node('token_decoder', {**common, 'start_enabled': True}, log, env)]
-        decoded = _replay(session, ep.step_tokens(), profile.control_rate_hz * 3)
+        decoded = _replay(session, ep.step_tokens(), profile)
     finally:
         session.close()
         stop_nodes(procs)
