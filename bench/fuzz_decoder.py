@@ -13,7 +13,8 @@ Every twist is checked against the profile's speed limits, every gripper
 command against its command range; pose-target and dry-run topics must stay
 silent.  The node's health is watched: alive (a dead node counts as a crash and
 is restarted), RSS growth after warm-up (/proc/<pid>/status), lines on its
-stderr.  The number of messages in flight is kept under the node's token queue
+stderr.  The node runs in a namespace of its own on a domain where no other node
+was seen.  The number of messages in flight is kept under the node's token queue
 depth by the ``received`` counter of its diagnostics, so what is sent is what it
 sees (``processed`` says if not).  The last line is one JSON object:
 ``messages``, ``crashes``, ``unsafe``, ``rejected``, ``rss_growth_kb``,
@@ -25,6 +26,7 @@ from array import array
 import json
 import os
 from pathlib import Path
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,11 +37,42 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fuzz_messages import build, bursts, Checker, fit_tokenizers, generate, KINDS, \
     Target  # noqa: E402,I100 - beside this script, after the sys.path line
 
-TOKENS = '/robotok/action_tokens'
-SILENT = ('/servo_node/pose_target_cmds', '/robotok/dry_run/delta_twist_cmds',
-          '/robotok/dry_run/pose_target_cmds', '/robotok/dry_run/gripper')
-QUEUE = 10000      # token_qos_depth given to the node, and the publisher's history
-IN_FLIGHT = 5000   # messages sent but not yet counted by the node's diagnostics
+# The node runs in a namespace of its own (NS), so nothing else on the domain shares its
+# topics; the domain itself is one where no other node was seen (pick_domain).
+NS = f'/robotok_fuzz_{os.getpid()}'
+TOKENS = 'robotok/action_tokens'
+SILENT = ('servo_node/pose_target_cmds', 'robotok/dry_run/delta_twist_cmds',
+          'robotok/dry_run/pose_target_cmds', 'robotok/dry_run/gripper')
+# token_qos_depth given to the node, and the publisher's history: deeper than IN_FLIGHT, so
+# no message is dropped. (DDS keeps a payload buffer per history slot, each as big as the
+# largest message it held: RSS grows towards depth x size before it levels off.)
+QUEUE = 2000
+IN_FLIGHT = 1500   # messages sent but not yet counted by the node's diagnostics (1 Hz)
+
+
+def pick_domain(tries=8, listen=1.5):
+    """Return a ROS domain in 1..100 on which no other node shows up within ``listen`` s."""
+    import random
+
+    import rclpy
+    candidates = random.SystemRandom().sample(range(1, 101), tries)
+    for domain in candidates:
+        ctx = rclpy.Context()
+        rclpy.init(context=ctx, domain_id=domain)
+        try:
+            node = rclpy.create_node('robotok_fuzz_probe', context=ctx)
+            end = time.monotonic() + listen
+            others = []
+            while time.monotonic() < end and not others:
+                time.sleep(0.1)  # the graph is discovered in the background
+                others = [n for n, _ in node.get_node_names_and_namespaces()
+                          if n != 'robotok_fuzz_probe']
+            node.destroy_node()
+        finally:
+            rclpy.try_shutdown(context=ctx)
+        if not others:
+            return domain
+    return candidates[-1]
 
 
 def rss_kb(pid):
@@ -71,16 +104,16 @@ class Driver:
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
         qos = QoSProfile(depth=QUEUE, reliability=ReliabilityPolicy.RELIABLE)
-        self.pub = self.node.create_publisher(Int32MultiArray, TOKENS, qos)
+        self.pub = self.node.create_publisher(Int32MultiArray, f'{NS}/{TOKENS}', qos)
         deep = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
-        self.node.create_subscription(TwistStamped, '/servo_node/delta_twist_cmds',
+        self.node.create_subscription(TwistStamped, f'{NS}/servo_node/delta_twist_cmds',
                                       self.on_twist, deep)
-        self.node.create_subscription(Float64MultiArray, '/gripper_controller/commands',
+        self.node.create_subscription(Float64MultiArray, f'{NS}/gripper_controller/commands',
                                       lambda m: checker.gripper(m.data), deep)
         for topic in SILENT:
             kind = Float64MultiArray if topic.endswith('gripper') else (
                 PoseStamped if 'pose' in topic else TwistStamped)
-            self.node.create_subscription(kind, topic, self._silent(topic), deep)
+            self.node.create_subscription(kind, f'{NS}/{topic}', self._silent(topic), deep)
         self.diag = {}
         self.node.create_subscription(DiagnosticArray, '/diagnostics', self.on_diag, 10)
         # Messages sent, and of those the ones sent before the node last (re)started.
@@ -148,9 +181,11 @@ class Decoder:
         self.start()
 
     def start(self):
-        from robotok_ros.demo.processes import start_node
+        from robotok_ros.demo.processes import executable, ros_args
         self.log = open(self.log_path, 'a')
-        self.proc = start_node('token_decoder', self.params, self.log)
+        cmd = [executable('token_decoder'), *ros_args(self.params), '-r', f'__ns:={NS}']
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log,
+                                     stdin=subprocess.DEVNULL)
 
     def check(self):
         """Return True when alive; record a crash and restart when not."""
@@ -223,9 +258,15 @@ def run_kind(kind, params, tok, profile, count, args, folder):
         driver.publish(build('huge', target, rng))  # the biggest buffers exist before rss0
         _drain(driver, dec)
         rss0 = rss_kb(dec.proc.pid)
-        _send(driver, dec, stream, rng, count - warm - 1)
+        half = (count - warm - 1) // 2
+        _send(driver, dec, stream, rng, half)
+        rss_mid = rss_kb(dec.proc.pid)
+        _send(driver, dec, stream, rng, count - warm - 1 - half)
         _drain(driver, dec)
         rss1 = rss_kb(dec.proc.pid)
+        foreign = sorted(f'{ns.rstrip("/")}/{name}' for name, ns
+                         in driver.node.get_node_names_and_namespaces()
+                         if ns != NS and name != 'robotok_fuzz')
         status = dec.stop()
         driver.spin(0.5)  # the stop's zero commands are checked too
         values = {k: driver.total(k) for k in driver.diag if driver.diag[k].lstrip('-').isdigit()}
@@ -243,6 +284,8 @@ def run_kind(kind, params, tok, profile, count, args, folder):
             'exit_status': status, 'tracebacks': sum('Traceback' in ln for ln in lines),
             'rss_kb_after_warmup': rss0, 'rss_kb_end': rss1,
             'rss_growth_kb': (rss1 - rss0) if rss0 and rss1 else None,
+            'rss_growth_second_half_kb': (rss1 - rss_mid) if rss_mid and rss1 else None,
+            'foreign_nodes': foreign,
             'log_lines': len(lines), 'seconds': round(time.monotonic() - t0, 1)}
 
 
@@ -258,8 +301,8 @@ def main():
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args()
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
-    # 102: beside decoder_latency's 101, outside the 1..100 test sessions draw from.
-    os.environ.setdefault('ROS_DOMAIN_ID', '102')
+    if 'ROS_DOMAIN_ID' not in os.environ:
+        os.environ['ROS_DOMAIN_ID'] = str(pick_domain())
     from robotok_ros.profile_loader import load_profile
     profile = load_profile(args.robot)
     folder = Path(tempfile.mkdtemp(prefix='robotok_fuzz_'))
@@ -271,7 +314,7 @@ def main():
                                      folder)
         print(f'{kind:8s} ' + ' '.join(f'{k}={fig.get(k)}' for k in (
             'messages', 'processed', 'rejected', 'decoded', 'twists', 'unsafe', 'crashes',
-            'rss_growth_kb', 'log_lines', 'seconds')), flush=True)
+            'rss_growth_kb', 'rss_growth_second_half_kb', 'log_lines', 'seconds')), flush=True)
     total = {'messages': sum(k.get('messages', 0) for k in kinds.values()),
              'processed': sum(k.get('processed', 0) for k in kinds.values()),
              'crashes': sum(k.get('crashes', 0) for k in kinds.values()),
@@ -280,7 +323,8 @@ def main():
              'rss_growth_kb': max((k.get('rss_growth_kb') or 0 for k in kinds.values()),
                                   default=0),
              'log_lines': sum(k.get('log_lines', 0) for k in kinds.values()),
-             'robot': args.robot, 'seed': args.seed, 'skipped': skipped, 'logs': str(folder),
+             'robot': args.robot, 'seed': args.seed,
+             'domain': int(os.environ['ROS_DOMAIN_ID']), 'skipped': skipped, 'logs': str(folder),
              'kinds': kinds}
     print(json.dumps(total))
     return 0 if total['crashes'] == 0 and total['unsafe'] == 0 else 1

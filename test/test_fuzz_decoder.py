@@ -10,6 +10,7 @@ profile; pose-target and dry-run topics must stay silent.
 """
 
 from array import array
+import os
 from pathlib import Path
 import sys
 
@@ -29,9 +30,13 @@ from fuzz_messages import (build, bursts, Checker, EXTREMES, fit_tokenizers,  # 
 
 pytestmark = pytest.mark.timeout(300)
 ROBOT = 'widowx_250'  # no workspace box: the decoder commands without a pose
-TOKENS = '/robotok/action_tokens'
-SILENT = ('/servo_node/pose_target_cmds', '/robotok/dry_run/delta_twist_cmds',
-          '/robotok/dry_run/pose_target_cmds', '/robotok/dry_run/gripper')
+# A namespace of its own: no other node on the domain shares the fuzzed node's topics.
+NS = f'/fuzz_{os.getpid()}'
+TOKENS = f'{NS}/robotok/action_tokens'
+SILENT = tuple(f'{NS}/{t}' for t in ('servo_node/pose_target_cmds',
+                                     'robotok/dry_run/delta_twist_cmds',
+                                     'robotok/dry_run/pose_target_cmds',
+                                     'robotok/dry_run/gripper'))
 QUEUE = 10000
 EXAMPLES = 600
 BULK = 1000
@@ -86,11 +91,12 @@ class Fuzzed:
     def __init__(self, ros, params, profile):
         self.ros, self.checker = ros, Checker(profile)
         self.proc = ros.start_node('token_decoder', params=dict(
-            params, start_enabled=True, output_mode='twist', token_qos_depth=QUEUE))
+            params, start_enabled=True, output_mode='twist', token_qos_depth=QUEUE),
+            node_args=['-r', f'__ns:={NS}'])
         deep = reliable(1000)
-        ros.node.create_subscription(TwistStamped, '/servo_node/delta_twist_cmds',
+        ros.node.create_subscription(TwistStamped, f'{NS}/servo_node/delta_twist_cmds',
                                      self.on_twist, deep)
-        ros.node.create_subscription(Float64MultiArray, '/gripper_controller/commands',
+        ros.node.create_subscription(Float64MultiArray, f'{NS}/gripper_controller/commands',
                                      lambda m: self.checker.gripper(m.data), deep)
         for topic in SILENT:
             kind = Float64MultiArray if topic.endswith('gripper') else (
