@@ -12,6 +12,7 @@ from robotok_ros.tokenizers import make_tokenizer
 STAGES = (
     ('decoder', 'robotok_ros.demo.decoder_stage'),
     ('teleop', 'robotok_ros.demo.teleop_stage'),
+    ('sim', 'robotok_ros.demo.sim_stage'),
 )
 
 

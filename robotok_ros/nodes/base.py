@@ -87,7 +87,7 @@ def run_node(node_factory, name, args=None, spin_period=0.1):
     stop = StopRequest()
     previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    node, status = None, 0
+    node, executor, status = None, None, 0
     try:
         if stop.signum is None:
             built = node_factory()
@@ -116,6 +116,10 @@ def run_node(node_factory, name, args=None, spin_period=0.1):
             except Exception as exc:  # noqa: B902 - shutting down anyway; say why it failed
                 node.get_logger().error(f'on_shutdown failed: {exc}')
             node.destroy_node()
+        if executor is not None:
+            # Before rclpy shuts down: a garbage-collected executor would destroy its guard
+            # condition after, and rclpy prints an ignored-exception traceback at exit.
+            executor.shutdown()
         rclpy.try_shutdown()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -32,7 +32,7 @@ NAME = 'sim_arm'
 
 
 def stamp(seconds):
-    """Return the message stamp (builtin_interfaces/Time) of ``seconds``."""
+    """Return a message stamp (builtin_interfaces Time) for a time in simulated seconds."""
     return Time(nanoseconds=int(round(seconds * 1e9))).to_msg()
 
 
