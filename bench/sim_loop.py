@@ -84,7 +84,7 @@ class Probe:
 
     def close(self):
         self.node.destroy_node()
-        self.rclpy.shutdown()
+        self.rclpy.try_shutdown()
 
 
 def commanded_path(twists, times, timeout=0.1):

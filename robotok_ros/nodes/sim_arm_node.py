@@ -32,7 +32,7 @@ NAME = 'sim_arm'
 
 
 def stamp(seconds):
-    """Return a message stamp (builtin_interfaces Time) for a time in simulated seconds."""
+    """Return the builtin_interfaces Time message of a time in simulated seconds."""
     return Time(nanoseconds=int(round(seconds * 1e9))).to_msg()
 
 
