@@ -89,7 +89,7 @@ def rss_kb(pid):
 class Driver:
     """The fuzzing side: one rclpy node publishing tokens and checking what comes back."""
 
-    def __init__(self, checker):
+    def __init__(self, checker, depth=QUEUE):
         import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
         from geometry_msgs.msg import PoseStamped, TwistStamped
@@ -103,7 +103,7 @@ class Driver:
         self.node = rclpy.create_node('robotok_fuzz')
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
-        qos = QoSProfile(depth=QUEUE, reliability=ReliabilityPolicy.RELIABLE)
+        qos = QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE)
         self.pub = self.node.create_publisher(Int32MultiArray, f'{NS}/{TOKENS}', qos)
         deep = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
         self.node.create_subscription(TwistStamped, f'{NS}/servo_node/delta_twist_cmds',
@@ -218,10 +218,10 @@ def _wait_connected(driver, dec, timeout=30.0):
     return False
 
 
-def _send(driver, dec, stream, rng, count):
-    """Send ``count`` messages of ``stream`` in bursts, keeping IN_FLIGHT at most."""
-    for size in bursts(rng, count):
-        while driver.received() >= 0 and driver.in_flight() > IN_FLIGHT:
+def _send(driver, dec, stream, rng, count, in_flight=IN_FLIGHT):
+    """Send ``count`` messages of ``stream`` in bursts, keeping ``in_flight`` at most."""
+    for size in bursts(rng, count, top=min(500, in_flight)):
+        while driver.received() >= 0 and driver.in_flight() > in_flight:
             driver.spin(0.02)
             dec.check()
         for _ in range(size):
@@ -245,8 +245,10 @@ def run_kind(kind, params, tok, profile, count, args, folder):
     rng = np.random.default_rng([args.seed, KINDS.index(kind)])
     target = Target(tok, rng)
     checker = Checker(profile)
-    driver = Driver(checker)
-    params = dict(params, start_enabled=True, output_mode='twist', token_qos_depth=QUEUE)
+    driver = Driver(checker, args.queue_depth)
+    params = dict(params, start_enabled=True, output_mode='twist',
+                  token_qos_depth=args.queue_depth)
+    flight = min(IN_FLIGHT, args.queue_depth * 3 // 4)
     dec = Decoder(params, folder / f'{kind}.log', driver.restarted)
     t0 = time.monotonic()
     try:
@@ -254,14 +256,14 @@ def run_kind(kind, params, tok, profile, count, args, folder):
             return {'error': 'token_decoder did not connect', 'log': dec.lines()[-5:]}
         warm = min(2000, count)
         stream = generate(target, rng, count + warm + 1, huge_every=args.huge_every)
-        _send(driver, dec, stream, rng, warm)
+        _send(driver, dec, stream, rng, warm, flight)
         driver.publish(build('huge', target, rng))  # the biggest buffers exist before rss0
         _drain(driver, dec)
         rss0 = rss_kb(dec.proc.pid)
         half = (count - warm - 1) // 2
-        _send(driver, dec, stream, rng, half)
+        _send(driver, dec, stream, rng, half, flight)
         rss_mid = rss_kb(dec.proc.pid)
-        _send(driver, dec, stream, rng, count - warm - 1 - half)
+        _send(driver, dec, stream, rng, count - warm - 1 - half, flight)
         _drain(driver, dec)
         rss1 = rss_kb(dec.proc.pid)
         foreign = sorted(f'{ns.rstrip("/")}/{name}' for name, ns
@@ -299,6 +301,8 @@ def main():
     parser.add_argument('--huge-every', type=int, default=50000,
                         help='every N-th message is huge (1 M - 2 M ids); 0: none')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--queue-depth', type=int, default=QUEUE,
+                        help='token_qos_depth of the node (3/4 of it, at most 1500, in flight)')
     args = parser.parse_args()
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     if 'ROS_DOMAIN_ID' not in os.environ:
