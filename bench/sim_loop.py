@@ -157,7 +157,8 @@ def main():
     parser.add_argument('--seconds', type=float, default=4.0, help='length of each run')
     args = parser.parse_args()
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
-    os.environ.setdefault('ROS_DOMAIN_ID', '104')  # 101: decoder_latency; the fuzz bench picks a free one
+    # 101 is decoder_latency's; the fuzz bench picks a free one.
+    os.environ.setdefault('ROS_DOMAIN_ID', '104')
     base = load_profile(args.robot)
     folder = Path(tempfile.mkdtemp(prefix='robotok_sim_loop_'))
     results = {}
