@@ -8,7 +8,8 @@ delta decodes to exactly zero) and replayed by policy_replay -> token_decoder ->
 sim_arm, every node in its own process on sim_arm's clock, from the same seed.
 Printed: the tracking error of the end effector against the path the decoder's
 twists command, and the task result (grasped, lifted); a PNG shows commanded vs
-achieved path.
+achieved path, and where MuJoCo renders offscreen (``sim/render.py``, probed in child
+processes) a strip of frames of the joint trajectory sim_arm achieved (its joint_states).
 """
 
 import json
@@ -94,12 +95,14 @@ class _Watcher:
     def __init__(self):
         import rclpy
         from geometry_msgs.msg import PoseStamped, TwistStamped
+        from sensor_msgs.msg import JointState
         from std_msgs.msg import String
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
         self.rclpy = rclpy
         self.node = rclpy.create_node('robotok_sim_demo', context=self.context)
-        self.poses, self.twists, self.task = [], [], {}
+        self.poses, self.twists, self.task, self.joints, self.cubes = [], [], {}, [], []
+        self.node.create_subscription(JointState, '/joint_states', self._joints, 100)
         self.node.create_subscription(PoseStamped, '/robotok/ee_pose', self._pose, 100)
         self.node.create_subscription(TwistStamped, '/servo_node/delta_twist_cmds',
                                       self._twist, 100)
@@ -116,8 +119,13 @@ class _Watcher:
         s, v = m.header.stamp, m.twist.linear
         self.twists.append((s.sec + s.nanosec * 1e-9, v.x, v.y, v.z))
 
+    def _joints(self, m):
+        s = m.header.stamp
+        self.joints.append((s.sec + s.nanosec * 1e-9, tuple(m.name), tuple(m.position)))
+
     def _task(self, m):
         self.task = json.loads(m.data)
+        self.cubes.append((self.task['sim_time'], self.task['cube']))
 
     def spin_until(self, condition, timeout, procs=()):
         end = time.monotonic() + timeout
@@ -133,8 +141,12 @@ class _Watcher:
         self.rclpy.try_shutdown(context=self.context)
 
 
-def replay_in_sim(profile, actions, seed, folder, log, real_time_factor=1.0):
-    """Replay ``actions`` as tokens into sim_arm; return (task state, twists, poses)."""
+def replay_in_sim(profile, actions, seed, folder, log, real_time_factor=1.0, states=None):
+    """
+    Replay ``actions`` as tokens into sim_arm; return (task state, twists, poses).
+
+    A ``states`` dict gets sim_arm's joint states and cube positions, for rendering.
+    """
     tok = make_tokenizer('uniform', profile, n_bins=N_BINS)
     ids = tok.encode(actions)
     write_replay_file(folder / 'pick_tokens.json', ids, actions, profile.control_rate_hz)
@@ -156,6 +168,8 @@ def replay_in_sim(profile, actions, seed, folder, log, real_time_factor=1.0):
                          + 60, procs[:2])
         end = (watch.task.get('sim_time') or 0.0) + 1.0
         watch.spin_until(lambda: watch.task.get('sim_time', 0.0) >= end, 30, procs[:2])
+        if states is not None:
+            states.update(joints=list(watch.joints), cubes=list(watch.cubes))
         return dict(watch.task), list(watch.twists), np.array(watch.poses)
     finally:
         stop_nodes(procs)
@@ -192,6 +206,29 @@ def plot_paths(achieved, commanded, path):
     plt.close(fig)
 
 
+def write_frames(profile, seed, twists, states, path, n=6):
+    """Render n frames of sim_arm's achieved joint trajectory as a strip; return a line."""
+    from robotok_ros.sim import render
+    backend, reasons = render.probe_backend()
+    if backend is None:
+        return render.cannot_render_message(reasons)
+    joints, cubes = states.get('joints'), states.get('cubes')
+    if not joints or not cubes:
+        return 'rendered frames: not written, sim_arm sent no joint states or task states'
+    times, cube_times = np.array([j[0] for j in joints]), np.array([c[0] for c in cubes])
+    moving = [t[0] for t in twists if any(t[1:])]
+    at = np.linspace(moving[0] if moving else times[0], times[-1], n)
+    rows = [joints[i][2] for i in np.searchsorted(times, at).clip(0, len(times) - 1)]
+    where = [cubes[i][1] for i in np.searchsorted(cube_times, at).clip(0, len(cubes) - 1)]
+    what = (f"sim_arm's achieved joint trajectory (/joint_states, cube from task_state) at "
+            f"sim time {', '.join(f'{t:.1f}' for t in at)} s")
+    error = render.render_in_child(backend, path, profile.source or profile.name, seed,
+                                   joints[0][1], rows, where, title=what)
+    if error:
+        return f'rendered frames: not written, the renderer (MUJOCO_GL={backend}) failed: {error}'
+    return f'wrote {path} ({n} frames, MUJOCO_GL={backend}): {what}'
+
+
 def run(args):
     """Record a scripted pick, replay its tokens into sim_arm, print tracking and the task."""
     try:
@@ -209,7 +246,8 @@ def run(args):
     print(f'   recorded {len(actions)} steps at {profile.control_rate_hz:g} Hz; the scripted '
           f'operator itself lifted the cube: {lifted_direct}')
     with open(folder / 'nodes.log', 'w') as log:
-        task, twists, poses = replay_in_sim(profile, actions, seed, folder, log)
+        states = {}
+        task, twists, poses = replay_in_sim(profile, actions, seed, folder, log, states=states)
     err, achieved, commanded = tracking(twists, poses)
     print(f'   tracking: mean {err.mean() * 1000:.2f} mm, max {err.max() * 1000:.2f} mm over '
           f'{len(err)} pose samples')
@@ -218,6 +256,5 @@ def run(args):
     if len(achieved):
         plot_paths(achieved, commanded, folder / 'sim_paths.png')
         print(f'   wrote {folder / "sim_paths.png"} (commanded vs achieved TCP path)')
-    print('   rendered frames: not written (headless MuJoCo rendering needs EGL or OSMesa, '
-          'which this stage does not set up)')
+    print('   ' + write_frames(profile, seed, twists, states, folder / 'sim_frames.png'))
     return 0 if task.get('lifted') else 1
