@@ -141,8 +141,8 @@ def test_gripper_from_float64_or_joint_state_with_stamped_twist(fast_profile, so
         _, _, actions = start(ros, fast_profile, **params)
         ros.wait_for_subscribers(topic)
         ros.wait_for_subscribers('teleop/twist')
-        seen = []
-        for value in (0.005, 0.035):            # binary gripper: closed, then open
+        seen, expected = [], [(0.01, 0.0), (0.01, 1.0)]
+        for value, want in zip((0.005, 0.035), expected):   # binary gripper: closed, then open
             first = len(actions)
 
             def make(t, value=value):
@@ -150,10 +150,15 @@ def test_gripper_from_float64_or_joint_state_with_stamped_twist(fast_profile, so
                 msg.twist.linear.x = 0.2
                 ros.publish('teleop/twist', msg)
                 return grip(value)
+
+            def last():
+                return (actions[-1].data[0], actions[-1].data[-1])
+            # Under load the first actions may predate delivery of the inputs: wait (bounded)
+            # until the stream reflects them; a node that never maps them fails below.
             stream(ros, topic, make, 5.0, rate=50,
-                   until=lambda: len(actions) >= first + 3)
-            seen.append((actions[-1].data[0], actions[-1].data[-1]))
-    assert seen == [(0.01, 0.0), (0.01, 1.0)]
+                   until=lambda want=want: len(actions) >= first + 3 and last() == want)
+            seen.append(last())
+    assert seen == expected
 
 
 def test_deadman_released_emits_nothing(fast_profile):
