@@ -3,12 +3,15 @@ launch/decoder.launch.py through the real LaunchService, as ``ros2 launch`` runs
 
 For each argument combination a user would pass: the node comes up with exactly
 the parameters the launch file means (read back over its parameter services),
-its topics and services exist, one token message gives one command, and Ctrl-C
+its topics and services exist, one token message gives one step's command (the
+twist, kept alive until the step ends), and Ctrl-C
 gives a zero command and exit status 0.  The full matrix runs on the launch
 release that goes with this venv's rclpy (Jazzy's on Jazzy, rolling's on
 Kilted); a smoke run covers the other release.
 """
 
+import itertools
+import math
 from pathlib import Path
 
 from conftest import SEVEN_DOF_PROFILE
@@ -45,6 +48,10 @@ def prefix():
 def ros():
     with RosHarness() as harness:
         yield harness
+
+
+def stamp(msg):
+    return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
 
 
 def is_zero(msg):
@@ -116,13 +123,24 @@ def check_one_command_then_ctrl_c(dec, profile, tokenizer, interrupts=1):
     dec.enable()
     ids = tokenizer.encode_chunk(np.atleast_2d(STEP[:profile.dim]))
     dec.send(ids)
-    dec.twists(1)
-    t = dec.twist[0].twist
-    got = [t.linear.x, t.linear.y, t.linear.z, t.angular.x, t.angular.y, t.angular.z]
-    np.testing.assert_allclose(got, expected_twist(profile, tokenizer, ids), atol=1e-9)
-    assert not is_zero(dec.twist[0]) and dec.twist[0].header.frame_id == profile.frame_id
-    dec.twists(1 + FILE_PARAMS['stop_repeats'])  # the watchdog: zeros, then silence
-    assert all(is_zero(m) for m in dec.twist[1:])
+    # The step's twist, repeated (keep-alive) until the step ends with a zero; then the
+    # watchdog's zeros, then silence.
+    zeros = 1 + FILE_PARAMS['stop_repeats']
+    assert dec.ros.wait_for(lambda: sum(map(is_zero, dec.twist)) >= zeros, 10), \
+        dec.launch.describe()
+    moving = list(itertools.takewhile(lambda m: not is_zero(m), dec.twist))
+    period, rate = 1.0 / profile.control_rate_hz, FILE_PARAMS['publish_rate']
+    assert 1 <= len(moving) <= math.ceil(period * rate)
+    want = expected_twist(profile, tokenizer, ids)
+    for m in moving:
+        t = m.twist
+        got = [t.linear.x, t.linear.y, t.linear.z, t.angular.x, t.angular.y, t.angular.z]
+        np.testing.assert_allclose(got, want, atol=1e-9)
+        assert m.header.frame_id == profile.frame_id
+    assert all(is_zero(m) for m in dec.twist[len(moving):])
+    # The step lasted one control period by the node's stamps (the first zero ends it).
+    lasted = stamp(dec.twist[len(moving)]) - stamp(moving[0])
+    assert period - 0.5 / rate <= lasted < period + 1.0, lasted
     before = len(dec.twist)
     dec.launch.interrupt(times=interrupts)
     assert dec.launch.wait(30) == 0, dec.launch.describe()

@@ -33,6 +33,8 @@ class Decoder:
     def __init__(self, ros, profile_path, **params):
         self.ros = ros
         params.setdefault('start_enabled', True)  # disabled by default: see the gate test
+        # One twist per step: these tests count them (test_keepalive_node has the repeats).
+        params.setdefault('publish_rate', 0.0)
         self.proc = ros.start_node('token_decoder', params={'profile_path': str(profile_path),
                                                             **params})
         self.twist = ros.collect(TWIST, TwistStamped)

@@ -55,7 +55,7 @@ def test_a_zero_follows_every_stop_within_timeout_plus_one_period(tmp_path):
     with RosHarness() as ros:
         proc = ros.start_node('token_decoder', params={
             'profile_path': str(path), 'start_enabled': True, 'command_timeout': TIMEOUT,
-            'stop_repeats': 1})
+            'stop_repeats': 1, 'publish_rate': 0.0})  # no keep-alive zero at a step's end
         twist = ros.collect('/servo_node/delta_twist_cmds', TwistStamped)
         ros.wait_for_subscribers('/robotok/action_tokens')
         go = Int32MultiArray(data=[255, 128, 128])  # dx at the top of its range: moving

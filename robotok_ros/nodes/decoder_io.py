@@ -95,6 +95,11 @@ class Outputs:
             self._action.data = array('d', cmd.action)
             self.action_pub.publish(self._action)
 
+    def repeat(self, cmd, now, dry_run):
+        """Publish a step's twist again, freshly stamped (the keep-alive); nothing else."""
+        (self.dry_pub if dry_run else self.cmd_pub).publish(
+            self.twist(cmd.linear, cmd.angular, now))
+
     def stop(self, now, dry_run, hold=None):
         """Stop at once: a zero twist, or ``hold`` (position, quat) as the pose target."""
         pub = self.dry_pub if dry_run else self.cmd_pub

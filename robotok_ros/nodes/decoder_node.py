@@ -7,6 +7,11 @@ a ros2_control forward gripper controller with no remapping.  Topic names are
 relative (``/diagnostics`` aside), so a node started in a namespace (one decoder
 per arm) talks to that arm's Servo and controllers.
 
+Servo-ready: ``~/enable`` activates Servo (``servo_activation``, see
+``nodes.servo_activation``), and within each control step the step's twist is repeated
+at ``publish_rate`` and ended by a zero (``runtime.keepalive``), so a 5 Hz profile's step
+moves the arm by its decoded delta despite Servo's 0.1 s ``incoming_command_timeout``.
+
 Safe by default: motion is disabled until ``~/enable`` (``start_enabled`` false),
 ``dry_run`` sends would-be commands to ``robotok/dry_run/*`` only, and the
 workspace box of the profile needs the measured pose on ``robotok/ee_pose``.
@@ -25,8 +30,10 @@ from robotok_ros.nodes.decoder_io import Outputs, QOS, quiet_events, token_event
 from robotok_ros.nodes.decoder_params import accepted, declare_decoder_parameters, \
     declare_limit_parameters, live_changes, refused
 from robotok_ros.nodes.parameters import declare_tokenizer_parameters, profile_and_tokenizer
+from robotok_ros.nodes.servo_activation import ServoActivation
 from robotok_ros.runtime.decoder import DecoderCore, Rejected
 from robotok_ros.runtime.health import Throttle
+from robotok_ros.runtime.keepalive import KeepAlive
 from std_msgs.msg import Int32MultiArray
 from std_srvs.srv import SetBool
 
@@ -80,6 +87,12 @@ class TokenDecoder(RobotokNode):
         self._diag_every, self._ticks = max(1, round(1.0 / period)), 0
         self.create_timer(period, self.on_housekeeping,
                           clock=Clock(clock_type=ClockType.STEADY_TIME))
+        # Keep-alive (twist mode): the step's twist again at publish_rate until the step ends.
+        self.keep = KeepAlive(core.period, p.publish_rate if p.output_mode == 'twist' else 0)
+        self.keep_timer = None
+        self.servo = ServoActivation(self, p.servo_activation, p.output_mode)
+        if core.enabled or core.pending_enable:
+            self.servo.request()
         self.add_on_set_parameters_callback(self.on_set_parameters)
         state = 'enabled' if core.enabled else (
             'waiting for a pose (workspace box)' if core.pending_enable else
@@ -130,9 +143,21 @@ class TokenDecoder(RobotokNode):
         if self.core.watchdog.last_input is None:
             self.dog.cancel()  # nothing armed: rests until the next valid message resets it
 
+    def on_keepalive(self):
+        """Repeat the current step's twist; at its end, one zero (unless a step is queued)."""
+        now = self.get_clock().now()
+        cmd = self.keep.tick(now.nanoseconds * 1e-9, queued=len(self.core.playout) > 0)
+        if cmd is KeepAlive.END:
+            self.out.stop(now, self.core.dry_run)
+        elif cmd is not None:
+            self.out.repeat(cmd, now, self.core.dry_run)
+        if self.keep.command is None:
+            self.keep_timer.cancel()
+
     def on_housekeeping(self):
-        """Repeat the watchdog's zero commands; diagnostics once a second."""
+        """Repeat the watchdog's zero commands; diagnostics once a second; Servo activation."""
         self.on_watchdog()
+        self.servo.poll()
         self._ticks += 1
         if self._ticks % self._diag_every == 0:
             self.on_diagnostics()
@@ -144,6 +169,7 @@ class TokenDecoder(RobotokNode):
             try:
                 self.core.enable(now.nanoseconds * 1e-9)
                 response.success, response.message = True, 'enabled'
+                self.servo.request()
             except ConfigError as exc:
                 response.success, response.message = False, str(exc)
         else:
@@ -218,9 +244,16 @@ class TokenDecoder(RobotokNode):
                       'once it is fixed', 'error')
         else:
             self.out.send(cmd, now, self.core.dry_run)
+            if self.keep.enabled:
+                self.keep.start(cmd, now.nanoseconds * 1e-9)
+                if self.keep_timer is None:
+                    self.keep_timer = self.create_timer(self.keep.interval, self.on_keepalive)
+                else:
+                    self.keep_timer.reset()  # phase: the last repeat falls on the step's end
 
     def stop(self, now, everywhere=False):
         """Stop at once where commands go now (dry run: there); ``everywhere``: real too."""
+        self.keep.cancel()
         hold = self.core.hold_target(now.nanoseconds * 1e-9)
         self.out.stop(now, self.core.dry_run, hold)
         if everywhere and self.core.dry_run:

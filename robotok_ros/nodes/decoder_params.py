@@ -5,7 +5,9 @@ Live (``ros2 param set``): ``max_linear_speed``, ``max_angular_speed``,
 ``max_linear_accel``, ``max_angular_accel`` (each defaults to the robot
 profile's and may only be lowered below it; an acceleration of 0 means no limit
 and is allowed only where the profile sets none), ``command_timeout`` (up to
-its start-up value) and ``dry_run``.  Everything else is read-only.  Motion
+its start-up value) and ``dry_run``.  Everything else is read-only, among it
+``publish_rate`` (the keep-alive, ``runtime.keepalive``) and ``servo_activation``
+(``nodes.servo_activation``).  Motion
 itself is enabled only through the ``~/enable`` service.
 """
 
@@ -14,6 +16,7 @@ from types import SimpleNamespace
 from rcl_interfaces.msg import SetParametersResult
 from robotok_ros.errors import ConfigError
 from robotok_ros.nodes.parameters import declare
+from robotok_ros.nodes.servo_activation import MODES
 from robotok_ros.runtime.playout import POLICIES
 
 LIMITS = ('max_linear_speed', 'max_angular_speed', 'max_linear_accel', 'max_angular_accel')
@@ -51,6 +54,15 @@ def declare_decoder_parameters(node):
                                 choices=('reliable', 'best_effort')),
         token_qos_depth=d(node, 'token_qos_depth', 100, 'QoS depth of the token '
                           'subscription.', int_range=(1, 10000)),
+        publish_rate=d(node, 'publish_rate', 100.0, 'Twists per second within a control '
+                       'step: its twist is repeated (fresh stamp) so Servo never '
+                       'times out mid-step, then a zero ends the step unless the next one '
+                       'is queued. 0 (or at most the control rate): one twist per step.',
+                       float_range=(0.0, 1000.0)),
+        servo_activation=d(node, 'servo_activation', 'auto', 'On enable, activate MoveIt '
+                           'Servo: humble (servo_node/start_servo), jazzy (pause_servo '
+                           'false + switch_command_type; needs moveit_msgs), auto (what the '
+                           'graph offers), off.', choices=MODES),
     )
 
 
