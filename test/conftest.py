@@ -24,7 +24,8 @@ HAVE_TORCH = importlib.util.find_spec('torch') is not None
 # message or service package, the package's nodes or demo stages, or a test helper that
 # starts nodes, a launch or a colcon build.
 ROS_IMPORT = re.compile(r'^\s*(?:from|import) (?:rclpy|ament_\w+|\w+_(?:msgs|srvs)|rosutil|'
-                        r'launch_support|launch_runner|workspace|robotok_ros\.(?:nodes|demo))\b',
+                        r'simutil|launch_support|launch_runner|workspace|'
+                        r'robotok_ros\.(?:nodes|demo))\b',
                         re.MULTILINE)
 
 SEVEN_DOF_PROFILE = """\
@@ -42,6 +43,14 @@ dimensions:
 gripper: {dimension: gripper, open_value: 1, closed_value: 0}
 safety: {max_linear_speed: 0.25, max_angular_speed: 1.0}
 """
+
+
+@pytest.fixture
+def ros():
+    """Yield a RosHarness (a test node, node processes), closed after the test."""
+    from rosutil import RosHarness  # rclpy only where a test asks for it
+    with RosHarness() as harness:
+        yield harness
 
 
 @pytest.fixture
@@ -69,7 +78,7 @@ def uses_ros(path):
 def pytest_collection_modifyitems(config, items):
     """Mark the tests of ROS-using modules ``ros``; skip ``torch`` ones where torch is absent."""
     for item in items:
-        if uses_ros(str(item.path)):
+        if uses_ros(str(item.path)) or 'ros' in getattr(item, 'fixturenames', ()):
             item.add_marker(pytest.mark.ros)
     if HAVE_TORCH or sys.version_info[:2] == TORCH_PINNED_PYTHON:
         return

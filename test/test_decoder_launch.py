@@ -24,7 +24,6 @@ from robotok_ros.data.synthetic import generate_episodes
 from robotok_ros.profile_loader import load_profile
 from robotok_ros.runtime.decoder import DecoderCore
 from robotok_ros.tokenizers import make_tokenizer
-from rosutil import RosHarness
 from std_msgs.msg import Int32MultiArray
 from std_srvs.srv import SetBool
 from workspace import install_space
@@ -42,12 +41,6 @@ STEP = np.array([0.004, -0.003, 0.002, 0.01, 0.0, -0.01, 1.0])
 def prefix():
     """Return the package as colcon installs it."""
     return install_space()
-
-
-@pytest.fixture
-def ros():
-    with RosHarness() as harness:
-        yield harness
 
 
 def stamp(msg):

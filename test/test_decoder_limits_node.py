@@ -18,7 +18,6 @@ from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from robotok_ros.profile_loader import load_profile
 from robotok_ros.tokenizers import make_tokenizer
-from rosutil import RosHarness
 from std_msgs.msg import Float64MultiArray, Int32MultiArray, MultiArrayDimension
 from std_srvs.srv import SetBool
 import yaml
@@ -62,12 +61,6 @@ class Node:
         req = SetParameters.Request(parameters=[Parameter(k, value=v).to_parameter_msg()
                                                 for k, v in values.items()])
         return self.ros.call(SetParameters, '/token_decoder/set_parameters', req).results[0]
-
-
-@pytest.fixture
-def ros():
-    with RosHarness() as harness:
-        yield harness
 
 
 def speed(msg):

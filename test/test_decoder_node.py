@@ -15,7 +15,6 @@ from robotok_ros.runtime.decoder import DecoderCore
 from robotok_ros.runtime.geometry import integrate_pose
 from robotok_ros.tokenizers import make_tokenizer
 from rosgraph_msgs.msg import Clock
-from rosutil import RosHarness
 from std_msgs.msg import Float64MultiArray, Int32MultiArray, MultiArrayDimension
 from std_srvs.srv import SetBool
 
@@ -67,12 +66,6 @@ class Decoder:
             return any(condition(v) for v in found)
         assert self.ros.wait_for(check, timeout), f'diagnostics never matched; last: {found[-1:]}'
         return next(v for v in reversed(found) if condition(v))
-
-
-@pytest.fixture
-def ros():
-    with RosHarness() as harness:
-        yield harness
 
 
 def twist_vec(msg):
@@ -317,3 +310,12 @@ def test_learned_chunk_tokenizer_plugs_in_from_tokenizer_path(ros, profile_path,
     np.testing.assert_allclose([m.data for m in dec.decoded[:5]], tok.decode_chunk(ids))
     dec.send([tok.id_range[1] + 1])
     assert dec.diagnostics(lambda v: v['rejected_out_of_range'] == '1')['decoded'] == '1'
+
+
+def test_on_sim_time_tokens_wait_for_the_first_clock(ros, profile_path):
+    # No /clock publisher: a twist would be stamped 0 and the watchdog could never fire.
+    dec = Decoder(ros, profile_path, use_sim_time=True)
+    dec.send(dec.ids(np.full(7, 0.01)))
+    dec.diagnostics(lambda v: v['rejected_no_clock'] == '1' and v['steps'] == '0')
+    assert not dec.twist and not dec.grip
+    assert 'no /clock has arrived yet' in dec.proc.stderr

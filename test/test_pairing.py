@@ -14,7 +14,6 @@ from robotok_ros.errors import ConfigError
 from robotok_ros.nodes.parameters import profile_and_tokenizer
 from robotok_ros.profile_loader import load_profile
 from robotok_ros.tokenizers import make_tokenizer
-from rosutil import RosHarness
 from std_msgs.msg import Int32MultiArray
 import yaml
 
@@ -110,12 +109,6 @@ def test_dimension_names_and_units_are_named(tmp_path):
 
 
 # -- the node -----------------------------------------------------------------------------------
-@pytest.fixture
-def ros():
-    with RosHarness() as harness:
-        yield harness
-
-
 def _fatal(proc):
     assert proc.wait(30) == 2, proc.describe()
     err = proc.stderr

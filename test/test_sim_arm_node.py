@@ -9,53 +9,17 @@ Every wait is on a condition (a pose, a message count) with a timeout.
 import json
 
 from diagnostic_msgs.msg import DiagnosticArray
-from geometry_msgs.msg import PoseStamped, TwistStamped
+from geometry_msgs.msg import TwistStamped
 import numpy as np
 import pytest
 from robotok_ros.profile_loader import load_profile
 from robotok_ros.tokenizers import make_tokenizer
-from rosgraph_msgs.msg import Clock
-from rosutil import RosHarness
-from std_msgs.msg import Int32MultiArray, MultiArrayDimension, String
+from simutil import Sim
+from std_msgs.msg import Int32MultiArray, MultiArrayDimension
 from std_srvs.srv import SetBool, Trigger
 
 pytest.importorskip('mujoco', reason='mujoco is not installed: the simulated arm needs it')
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture
-def ros():
-    with RosHarness() as harness:
-        yield harness
-
-
-class Sim:
-    """A sim_arm process plus the test's view of its clock, pose and task state."""
-
-    def __init__(self, ros, robot='franka_panda', **params):
-        self.ros = ros
-        self.proc = ros.start_node('sim_arm', params={'robot': robot, **params})
-        self.clock = ros.collect('/clock', Clock)
-        self.pose = ros.collect('/robotok/ee_pose', PoseStamped)
-        self.task = ros.collect('/sim_arm/task_state', String)
-        assert ros.wait_for(lambda: self.pose, 30), self.proc.describe()
-
-    def now(self):
-        c = self.clock[-1].clock
-        return c.sec + c.nanosec * 1e-9
-
-    def position(self):
-        p = self.pose[-1].pose.position
-        return np.array([p.x, p.y, p.z])
-
-    def wait_sim(self, seconds):
-        """Wait until ``seconds`` of simulated time have passed."""
-        end = self.now() + seconds
-        assert self.ros.wait_for(lambda: self.now() >= end, 60), self.proc.describe()
-
-    def start_servo(self):
-        reply = self.ros.call(Trigger, '/servo_node/start_servo', Trigger.Request())
-        assert reply.success
 
 
 def twist(sim, vx, frame='panda_link0'):

@@ -16,7 +16,6 @@ from launch_support import get_parameters, LaunchProcess, missing_reason, other_
     releases
 import pytest
 from robotok_ros.data.bags import read_bag
-from rosutil import RosHarness
 from sensor_msgs.msg import Joy
 from std_msgs.msg import Float64MultiArray, Int32MultiArray, String
 from std_srvs.srv import Trigger
@@ -37,12 +36,6 @@ DEVICE_TOPICS = {'spacenav': ('spacenav/twist', 'spacenav/joy'), 'joy': ('cmd_ve
 def prefix():
     """Return the package as colcon installs it."""
     return install_space()
-
-
-@pytest.fixture
-def ros():
-    with RosHarness() as harness:
-        yield harness
 
 
 def topic(ns, name):

@@ -106,6 +106,13 @@ class TokenDecoder(RobotokNode):
         layout = msg.layout
         dims = [d.size for d in layout.dim] if layout.dim else ()
         now = self.get_clock().now()
+        if not now.nanoseconds and self.core.enabled:
+            # use_sim_time before the first /clock: stamps would be 0 (stale to Servo) and
+            # the watchdog's timer could never fire, so nothing may move yet.
+            self.core.rejected['no_clock'] += 1
+            self._log('clock', 'ignored a token message: use_sim_time is true and no /clock '
+                      'has arrived yet')
+            return
         try:
             cmd = self.core.on_tokens(msg.data, now.nanoseconds * 1e-9, dims,
                                       layout.data_offset, layout.dim[0].label if dims else '')
@@ -173,6 +180,7 @@ class TokenDecoder(RobotokNode):
             except ConfigError as exc:
                 response.success, response.message = False, str(exc)
         else:
+            self.servo.cancel()
             if self.core.disable():
                 self.stop(now)
             response.success, response.message = True, 'disabled: zero command sent'

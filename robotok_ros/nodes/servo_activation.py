@@ -9,8 +9,9 @@ MoveIt Servo activation on ``~/enable``: Servo ignores twists until it is told t
 - ``auto``: whichever of the two the graph offers (switch_command_type, else start_servo).
 - ``off``: call nothing (a Servo started by its own launch file, or no Servo at all).
 
-Servo may come up after the decoder: the calls wait for their services up to
-``SERVO_WAIT`` seconds (steady time), then one warning says what was missing.
+Servo may come up after the decoder (Gazebo + MoveIt take a while): the calls wait for
+their services while the decoder is enabled, with one warning after ``SERVO_WAIT``
+seconds (steady time) saying what is missing.
 Sources: moveit/moveit2 moveit_ros/moveit_servo/src/servo_node.cpp (main; humble branch).
 """
 
@@ -65,12 +66,17 @@ class ServoActivation:
         elif flavour == 'jazzy':
             self._call(self.pause, SetBool.Request(data=False), 'pause_servo false',
                        then=self._switch)
-        elif time.monotonic() > self.pending_until:
-            self._warn_once('missing', f'servo_activation={self.mode}: no {self._wanted()} '
-                            f'service after {SERVO_WAIT:g} s, so Servo was not activated; '
-                            'twists are ignored until it is (or set servo_activation:=off)')
         else:
+            if time.monotonic() > self.pending_until:   # warn, and go on waiting
+                self._warn_once('missing', f'servo_activation={self.mode}: no '
+                                f'{self._wanted()} service after {SERVO_WAIT:g} s; Servo is '
+                                'activated once it appears, and ignores twists until then '
+                                '(servo_activation:=off if nothing needs activating)')
             return
+        self.pending_until = None
+
+    def cancel(self):
+        """Stop waiting to activate (a disable: the next enable asks again)."""
         self.pending_until = None
 
     def _flavour(self):

@@ -51,19 +51,37 @@ class SimArmNode(RobotokNode):
         self.period = declare(self, 'publish_period', 0.01, 'Simulated seconds per step of '
                               'the loop: joint states, pose and clock go out this often.',
                               float_range=(0.002, 0.1))
+        self.tick = declare(self, 'clock_period', 0.002, 'Simulated seconds between two '
+                            '/clock messages (a divisor of publish_period): a clock coarser '
+                            'than the commands it times (the decoder stamps and times steps '
+                            'by it) would shift each step by up to one clock period. Gazebo '
+                            'publishes its clock about this often.', float_range=(0.0005, 0.1))
         rtf = declare(self, 'real_time_factor', 1.0, 'Simulated seconds per wall second '
                       '(0: as fast as possible).', float_range=(0.0, 100.0))
         timeout = declare(self, 'incoming_command_timeout', 0.1, 'Servo halts when the newest '
                           'twist is older than this (by its stamp).', float_range=(0.001, 10.0))
         self.auto_start = declare(self, 'auto_start', False, 'Start servoing at once (a real '
                                   'Servo waits for ~/start_servo or switch_command_type).')
+        model = declare(self, 'model', '', 'Simulated arm (franka_panda, ur5e, '
+                        'robosuite_panda_osc); empty: the one the profile names. Another '
+                        'arm runs a profile without a model of its own (its frames, gripper '
+                        'convention and limits on this arm).')
         try:
             profile = load_profile(robot)
-            settings = SimSettings(physics_hz=physics_hz, servo=ServoSettings(
-                publish_period=self.period, incoming_command_timeout=timeout))
+            servo = ServoSettings(publish_period=self.period, incoming_command_timeout=timeout)
+            settings = SimSettings(physics_hz=physics_hz, model=model or None, servo=servo)
         except ConfigError as exc:
             raise ConfigError(f'parameter robot={robot!r}: {exc}') from None
-        self.sim = SimArm(profile, seed=seed, settings=settings)
+        self.ticks = round(self.period / self.tick)
+        if abs(self.ticks * self.tick - self.period) > 1e-9 or self.tick * physics_hz < 1 - 1e-9:
+            raise ConfigError(f'parameter clock_period must divide publish_period '
+                              f'({self.period:g} s) and be at least one physics step '
+                              f'(1/{physics_hz:g} s), got {self.tick!r}')
+        self._tick = 0
+        try:
+            self.sim = SimArm(profile, seed=seed, settings=settings)
+        except ConfigError as exc:
+            raise ConfigError(f'parameters robot={robot!r}, model={model!r}: {exc}') from None
         self.profile, self.offset, self.blowups, self.bad_gripper = profile, 0.0, 0, 0
         if self.auto_start:
             self.sim.start()
@@ -78,7 +96,7 @@ class SimArmNode(RobotokNode):
         self.create_service(Trigger, 'servo_node/start_servo', self.on_start)
         self.create_service(SetBool, 'servo_node/pause_servo', self.on_pause)
         self.create_service(Trigger, '~/reset', self.on_reset)
-        wall = self.period / rtf if rtf > 0 else 0.0005
+        wall = self.tick / rtf if rtf > 0 else 0.0001
         steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.create_timer(wall, self.on_step, clock=steady)
         self.create_timer(1.0, self.on_diagnostics, clock=steady)
@@ -127,16 +145,20 @@ class SimArmNode(RobotokNode):
 
     # -- the loop --------------------------------------------------------------------------
     def on_step(self):
-        """Advance the physics one period; publish clock, joints, pose and task state."""
+        """Advance one clock period; publish the clock (joints, pose, task each publish_period)."""
         from robotok_ros.sim import PhysicsBlowUp
+        before = self.sim.sim_time
         try:
-            self.sim.step(self.period)
+            self.sim.step(self.tick)
         except PhysicsBlowUp as exc:  # the scene was reset: continue the clock, say why
             self.blowups += 1
-            self.offset += self.period
+            self.offset += before + self.tick
             self.get_logger().error(str(exc))
         now = stamp(self.now)
         self.clock_pub.publish(ClockMsg(clock=now))
+        self._tick = (self._tick + 1) % self.ticks
+        if self._tick:
+            return
         js = self.sim.joint_state()
         self.joint_pub.publish(JointState(
             name=list(js.names), position=[float(v) for v in js.positions],

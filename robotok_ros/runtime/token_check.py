@@ -18,7 +18,8 @@ import math
 import numpy as np
 from robotok_ros.errors import ConfigError, RobotokError
 
-REASONS = ('layout', 'length', 'too_long', 'out_of_range', 'non_finite', 'invalid')
+# no_clock: the node's (simulated) clock has not started; set by the node, not here.
+REASONS = ('layout', 'length', 'too_long', 'out_of_range', 'non_finite', 'invalid', 'no_clock')
 MAX_TABLE = 1 << 16
 
 
