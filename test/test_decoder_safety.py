@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from robotok_ros.errors import ConfigError
 from robotok_ros.profile_loader import profile_from_dict
+from robotok_ros.runtime.limits import LEAD_S
 from robotok_ros.runtime.decoder import DecoderCore, Rejected
 from robotok_ros.tokenizers import make_tokenizer
 import yaml
@@ -206,13 +207,47 @@ def test_a_stream_aimed_through_the_table_stops_at_the_table_face(accel):
         assert np.abs(np.diff(vs)).max() <= accel * PERIOD * (1 + 1e-9)
 
 
-def test_with_a_one_period_old_pose_the_overshoot_is_one_step():
-    # The box acts on the measured pose: a pose L seconds late lets the tool pass the face by
-    # up to speed x L (set the box that far inside the real obstacle).  Here L = one period.
+@pytest.mark.parametrize('lag', [0, 1])
+def test_a_pose_that_lags_the_commands_does_not_carry_the_tool_past_the_face(lag):
+    # The measured pose trails what was commanded (a pose sample late, the arm's servo lag):
+    # the box also acts on the point the commands lead to, so the tool stops on the face.
     core = core_for(profile(workspace=BOX, max_linear_accel=2.0))
-    zs, vs = simulate(core, (0.1, 0.0, 0.15), [0.0, 0.0, -0.02, 0, 0, 0, 1], 40, lag=1)
+    zs, vs = simulate(core, (0.1, 0.0, 0.15), [0.0, 0.0, -0.02, 0, 0, 0, 1], 40, lag=lag)
+    assert zs.min() >= -1e-12 and vs[-1] == 0.0
+    assert zs[-1] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_pose_later_than_the_lead_passes_the_face_by_the_rest_of_its_lag():
+    prof = profile(workspace=BOX, max_linear_accel=2.0)
+    core = core_for(prof)
+    zs, _ = simulate(core, (0.1, 0.0, 0.15), [0.0, 0.0, -0.02, 0, 0, 0, 1], 40, lag=3)
     speed = -TOK.decode_chunk(ids([0.0, 0.0, -0.02, 0, 0, 0, 1]))[0, 2] * 10
-    assert zs.min() >= -speed * PERIOD - 1e-12 and vs[-1] == 0.0  # one step past, then rest
+    lead = (LEAD_S + PERIOD) * prof.safety.max_linear_speed
+    assert zs.min() < 0 and zs.min() >= -(3 * PERIOD * speed - lead) - 1e-9
+
+
+def test_an_arm_that_does_not_follow_is_not_stopped_short_by_the_lead():
+    # The measured point never moves (blocked, or Servo slowed it): the dead-reckoned point
+    # leads it by at most LEAD_S x the speed limit, so motion 0.1 m from the face goes on.
+    prof = profile(workspace=BOX)
+    core = core_for(prof)
+    vs = []
+    for k in range(40):
+        core.on_pose((0.1, 0.0, 0.1), QUAT, k * PERIOD)
+        vs.append(core.on_tokens(ids([0.0, 0.0, -0.02, 0, 0, 0, 1]), k * PERIOD).linear[2])
+    lead = (LEAD_S + PERIOD) * prof.safety.max_linear_speed
+    assert lead < 0.1 and min(vs) == max(vs) < 0     # every step at the same full speed
+
+
+def test_the_lead_restarts_from_the_measured_point_after_a_pause():
+    core = core_for(profile(workspace=BOX))
+    for k in range(5):  # dead reckoning says 0.1 m down, the pose says it stayed at 0.1
+        core.on_pose((0.1, 0.0, 0.1), QUAT, k * PERIOD)
+        core.on_tokens(ids([0.0, 0.0, -0.02, 0, 0, 0, 1]), k * PERIOD)
+    t = 10 * PERIOD   # a pause: the arm settled on its target, the pose is the truth again
+    core.on_pose((0.1, 0.0, 0.005), QUAT, t)
+    cmd = core.on_tokens(ids([0.0, 0.0, -0.02, 0, 0, 0, 1]), t)
+    assert cmd.linear[2] == pytest.approx(-0.005 / PERIOD, rel=1e-6)   # the room left
 
 
 def test_the_box_lets_motion_back_in_and_along_the_face():
