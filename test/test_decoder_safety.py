@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from robotok_ros.errors import ConfigError
 from robotok_ros.profile_loader import profile_from_dict
-from robotok_ros.runtime.limits import LEAD_S
 from robotok_ros.runtime.decoder import DecoderCore, Rejected
+from robotok_ros.runtime.limits import LEAD_S
 from robotok_ros.tokenizers import make_tokenizer
 import yaml
 
