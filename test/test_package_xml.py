@@ -17,7 +17,7 @@ ROSDEP_KEYS = {
     'h5py': 'python3-h5py',
     **{name: name for name in ('rclpy', 'rcl_interfaces', 'std_msgs', 'geometry_msgs',
                                'sensor_msgs', 'diagnostic_msgs', 'std_srvs',
-                               'rosgraph_msgs', 'ament_index_python')},
+                               'rosgraph_msgs', 'ament_index_python', 'moveit_msgs')},
 }
 # Import name -> pip distribution, for modules rosdep has no (pinnable) key for.
 PIP_NAMES = {'safetensors': 'safetensors', 'tokenizers': 'tokenizers',
