@@ -20,14 +20,19 @@ pytestmark = pytest.mark.timeout(180)
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def rig(ros, robot='franka_panda'):
+    """Start sim_arm and an enabled token_decoder; return (sim, decoder, profile, tokenizer)."""
+    sim = Sim(ros, robot, auto_start=True)
+    dec = Decoder(ros, robot, start_enabled=True)
+    dec.wait_enabled()   # the workspace box waits for sim_arm's first pose
+    profile = load_profile(robot)
+    return sim, dec, profile, make_tokenizer('uniform', profile)
+
+
 def test_an_over_range_stream_keeps_the_measured_speed_at_the_limit(ros):
-    profile = load_profile('franka_panda')
+    sim, dec, profile, tok = rig(ros)
     limit, period = profile.safety.max_linear_speed, 1.0 / profile.control_rate_hz
-    sim = Sim(ros, 'franka_panda', auto_start=True)
-    dec = Decoder(ros, 'franka_panda', start_enabled=True)
-    dec.wait_enabled()
     twists = ros.collect('/servo_node/delta_twist_cmds', TwistStamped)
-    tok = make_tokenizer('uniform', profile)
     rows = np.zeros((24, profile.dim))
     rows[:12, 1], rows[12:, 1] = 1.0, -1.0          # full range: 1.125 m/s asked, both ways
     sent = stream(sim, dec, rows, tok, profile.control_rate_hz)
@@ -48,12 +53,8 @@ def test_an_over_range_stream_keeps_the_measured_speed_at_the_limit(ros):
 
 
 def test_a_chunk_boundary_jump_is_ramped_at_the_acceleration_limit(ros):
-    profile = load_profile('franka_panda')
+    sim, dec, profile, tok = rig(ros)
     accel, period = profile.safety.max_linear_accel, 1.0 / profile.control_rate_hz
-    sim = Sim(ros, 'franka_panda', auto_start=True)
-    dec = Decoder(ros, 'franka_panda', start_enabled=True)
-    dec.wait_enabled()
-    tok = make_tokenizer('uniform', profile)
     n = 8
     a, b = np.zeros((n, profile.dim)), np.zeros((n, profile.dim))
     a[:, 1], b[:, 1] = 0.4, -0.4                    # +0.45 m/s, then -0.45: 13.5 m/s^2 asked
@@ -87,11 +88,7 @@ def test_a_stream_aimed_through_the_box_floor_stops_at_its_face(ros, tmp_path):
     path = tmp_path / 'franka_panda.yaml'
     path.write_text(text.replace(old, f'workspace: {{min: [-0.96, -0.96, {floor}], '
                                       'max: [0.96, 0.96, 1.3]}'))
-    profile = load_profile(path)
-    sim = Sim(ros, str(path), auto_start=True)
-    dec = Decoder(ros, str(path), start_enabled=True)
-    dec.wait_enabled()
-    tok = make_tokenizer('uniform', profile)
+    sim, dec, profile, tok = rig(ros, str(path))
     rows = np.zeros((20, profile.dim))
     rows[:, 2] = -0.6                               # 0.5 m/s down for 1.3 s: 0.6 m asked
     start = sim.now()
