@@ -2,8 +2,8 @@
 launch/sim_mujoco.launch.py through the real LaunchService: a replayed policy moves the MuJoCo arm.
 
 policy_replay -> token_decoder -> sim_arm, all on sim_arm's /clock, launched as a
-user would; the test measures where the end effector went and Ctrl-C ends it all
-with exit status 0.
+user would and enabled over the decoder's service; the test measures where the end
+effector went and Ctrl-C ends it all with exit status 0.
 """
 
 import json
@@ -16,7 +16,9 @@ from robotok_ros.demo.replay_nodes import write_replay_file
 from robotok_ros.profile_loader import load_profile
 from robotok_ros.tokenizers import make_tokenizer
 from rosutil import RosHarness
+from simutil import stamp_of
 from std_msgs.msg import String
+from std_srvs.srv import SetBool
 from workspace import install_space
 
 pytest.importorskip('mujoco', reason='mujoco is not installed: the simulated arm needs it')
@@ -39,21 +41,29 @@ def test_replayed_tokens_move_the_simulated_arm(release, tmp_path):
         twists = ros.collect('/servo_node/delta_twist_cmds', TwistStamped)
         task = ros.collect('/sim_arm/task_state', String)
         launch = LaunchProcess(install_space(), release, 'sim_mujoco.launch.py', {
-            'replay': str(tmp_path / 'tokens.json'), 'start_enabled': 'true',
-            'real_time_factor': '0.5'})
+            'replay': str(tmp_path / 'tokens.json'), 'real_time_factor': '0.5'})
         ros.procs.append(launch)
+        # Enabled as an operator would, once this test hears the arm and the decoder: the
+        # replay starts on that, so no step can play before the start pose is taken.
         assert ros.wait_for(lambda: pose, 60), launch.describe()
-        p = pose[0].pose.position
+        ros.wait_for_publishers('/servo_node/delta_twist_cmds', 1, 60)
+        p = pose[-1].pose.position
         start = np.array([p.x, p.y, p.z])
+        assert ros.call(SetBool, '/token_decoder/enable', SetBool.Request(data=True)).success
 
         def sim_time():
             return json.loads(task[-1].data)['sim_time'] if task else 0.0
 
         def moving():
-            return sum(m.twist.linear.y != 0 for m in twists)
-        assert ros.wait_for(lambda: moving() >= 30, 120), launch.describe()
-        done = sim_time() + 1.0  # the last step plays out, then the arm is at rest
-        assert ros.wait_for(lambda: sim_time() >= done, 60), launch.describe()
+            return [m for m in twists if m.twist.linear.y != 0]
+
+        def at_rest():
+            # Keep-alive repeats each step's twist, so 30 steps send more than 30 moving
+            # twists: done once a second of sim time has passed since the last of them.
+            last = moving()[-1:]
+            return bool(last) and sim_time() >= stamp_of(last[0]) + 1.0
+        assert ros.wait_for(lambda: len(moving()) >= 30, 120), launch.describe()
+        assert ros.wait_for(at_rest, 60), launch.describe()
         p = pose[-1].pose.position
         moved = np.array([p.x, p.y, p.z]) - start
         assert moved[1] == pytest.approx(expected[1], rel=0.05), (moved, expected)
