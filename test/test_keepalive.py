@@ -3,6 +3,7 @@
 import math
 
 from hypothesis import given, settings, strategies as st
+import pytest
 from robotok_ros.runtime.keepalive import KeepAlive
 
 
@@ -62,3 +63,47 @@ def test_off_at_or_below_the_control_rate():
     assert not KeepAlive(0.1, 0.0).enabled
     assert not KeepAlive(0.1, 10.0).enabled    # one twist per step: nothing to fill
     assert KeepAlive(0.1, 10.5).enabled and KeepAlive(0.1, 10.5).ticks == 2
+
+
+def stream(keep, arrivals, until):
+    """Start a step at each of ``arrivals`` (s) and tick on the interval grid up to ``until``."""
+    out, pending = [], sorted(arrivals)
+    n = round(until / keep.interval)
+    for i in range(1, n + 1):
+        t = i * keep.interval
+        while pending and pending[0] <= t - keep.interval / 2:
+            keep.start(f'step{len(arrivals) - len(pending)}', pending.pop(0))
+        out.append((round(t, 6), keep.tick(t)))
+    return out
+
+
+def test_late_steps_of_a_stream_join_without_a_zero_after_the_first_boundary():
+    # 20 Hz at 100 Hz: 5 ticks per step; each one-step message arrives 2 ms after the
+    # step's end, as a policy's messages do over DDS.
+    keep = KeepAlive(0.05, 100.0)
+    keep.start('step0', 0.0)
+    out = stream(keep, [0.052 + 0.05 * k for k in range(5)], 0.40)
+    ends = [t for t, o in out if o is KeepAlive.END]
+    # The lone first step ends exactly (its zero at 0.05); the next one follows that zero,
+    # so it is in a stream: from then on steps join with no zero, and the last step's zero
+    # comes one interval after its end.
+    assert ends[0] == 0.05 and len(ends) == 2, out
+    assert ends[1] == 0.31, out   # the last step ends at 0.302, its zero on the next tick
+    assert [o for t, o in out if 0.06 <= t < 0.31].count(None) == 5  # held, never zero
+
+
+def test_a_locked_step_ends_one_period_after_the_running_steps_end():
+    keep = KeepAlive(0.1, 100.0)
+    keep.start('a', 0.0)
+    assert keep.start('b', 0.097)   # 3 ms early: within one interval of the end, so locked
+    assert keep.end == pytest.approx(0.2)   # a's 3 ms go to b: together they last two periods
+    assert not keep.start('c', 0.15) and keep.end == pytest.approx(0.25)  # mid-step: replaces
+
+
+def test_a_stop_breaks_the_stream():
+    keep = KeepAlive(0.1, 100.0)
+    keep.start('a', 0.0)
+    assert keep.start('b', 0.102) and keep.streaming
+    keep.cancel()
+    assert not keep.start('c', 0.2) and not keep.streaming
+    assert keep.tick(0.3) is KeepAlive.END   # a lone step again: it ends exactly

@@ -253,10 +253,10 @@ class TokenDecoder(RobotokNode):
         else:
             self.out.send(cmd, now, self.core.dry_run)
             if self.keep.enabled:
-                self.keep.start(cmd, now.nanoseconds * 1e-9)
+                locked = self.keep.start(cmd, now.nanoseconds * 1e-9)
                 if self.keep_timer is None:
                     self.keep_timer = self.create_timer(self.keep.interval, self.on_keepalive)
-                else:
+                elif not locked:  # a locked step keeps the stream's phase
                     self.keep_timer.reset()  # phase: the last repeat falls on the step's end
 
     def stop(self, now, everywhere=False):
