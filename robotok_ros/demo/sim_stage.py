@@ -183,7 +183,8 @@ def tracking(twists, poses):
         return np.zeros(1), poses[:, 1:] if len(poses) else np.zeros((0, 3)), np.zeros((0, 3))
     keep = poses[:, 0] >= moving[0][0]
     times, achieved = poses[keep, 0], poses[keep, 1:] - poses[keep][0, 1:]
-    commanded = commanded_path(moving, times)
+    # Every twist, zeros too: a zero ends the twist before it (not Servo's timeout).
+    commanded = commanded_path([t for t in twists if t[0] >= moving[0][0]], times)
     return np.linalg.norm(achieved - commanded, axis=1), achieved, commanded
 
 
