@@ -24,6 +24,7 @@ import time
 from robotok_ros.data.wire import parse_step_label
 from robotok_ros.errors import ConfigError
 from robotok_ros.runtime.commands import ActionMap, Command, STOP
+from robotok_ros.runtime.decoder_inputs import COUNTERS, DecoderInputs
 from robotok_ros.runtime.geometry import integrate_pose
 from robotok_ros.runtime.health import Health
 from robotok_ros.runtime.limits import CLAMP_KINDS, Limits, MotionLimiter
@@ -36,8 +37,12 @@ __all__ = ['Command', 'DecoderCore', 'Rejected', 'REASONS', 'STOP']
 MODES = ('twist', 'pose')
 
 
-class DecoderCore:
-    """Everything token_decoder does between a message's ids and the commands it publishes."""
+class DecoderCore(DecoderInputs):
+    """
+    Everything token_decoder does between a message's ids and the commands it publishes.
+
+    Generated sequences, text actions and continuous chunks: ``DecoderInputs``.
+    """
 
     def __init__(self, profile, tokenizer, chunk_policy='replace', command_timeout=0.5,
                  stop_repeats=3, ensemble_decay=0.01, max_queue_seconds=1.0,
@@ -64,7 +69,8 @@ class DecoderCore:
         self.has_cartesian = self.map.has_cartesian
         self.counters = {'received': 0, 'decoded': 0, 'steps': 0, 'clamps': 0,
                          'ignored_disabled': 0, 'input_gaps': 0, 'input_missing_steps': 0,
-                         'messages_lost': 0, 'qos_incompatible': 0, 'dry_run_commands': 0}
+                         'messages_lost': 0, 'qos_incompatible': 0, 'dry_run_commands': 0,
+                         **dict.fromkeys(COUNTERS, 0)}
         self.rejected = dict.fromkeys(REASONS, 0)
         self.enabled, self.dry_run, self.fault = False, False, None
         self.pending_enable = False  # start_enabled with a box: enable on the first pose
@@ -96,8 +102,10 @@ class DecoderCore:
             self.counters['ignored_disabled'] += 1
             return None
         start = time.perf_counter()
-        step = None
+        step = actions = None
         try:
+            if self.stream is not None:  # a generated sequence: its action ids
+                data, dims, offset = self._extract(data, dims, offset), (), 0
             if self.replace and not offset and (not dims or (
                     dims[-1] == len(data) and all(d == 1 for d in dims[:-1]))):
                 step = self.checker.lookup(data)
@@ -112,6 +120,10 @@ class DecoderCore:
             self._lat[1] += 1
             if lat > self._lat[2]:
                 self._lat[2] = lat
+        return self._accept(step, actions, now, label)
+
+    def _accept(self, step, actions, now, label):
+        """Feed the watchdog and play a checked ``step`` (D floats) or ``actions`` (T, D)."""
         self.counters['decoded'] += 1
         self.watchdog.feed(now)
         if label:

@@ -19,7 +19,10 @@ import numpy as np
 from robotok_ros.errors import ConfigError, RobotokError
 
 # no_clock: the node's (simulated) clock has not started; set by the node, not here.
-REASONS = ('layout', 'length', 'too_long', 'out_of_range', 'non_finite', 'invalid', 'no_clock')
+# no_prefix, no_actions: a generated sequence without action ids (runtime.streams);
+# text_format: an RT-2 text action that is not 'flag b1 .. bD' (runtime.inputs).
+REASONS = ('layout', 'length', 'too_long', 'out_of_range', 'non_finite', 'invalid', 'no_clock',
+           'no_prefix', 'no_actions', 'text_format')
 MAX_TABLE = 1 << 16
 
 
