@@ -15,6 +15,8 @@ JAZZY_VENV := .venv-jazzy
 JAZZY_STAMP := $(JAZZY_VENV)/.installed
 PY312_VENV := .venv-jazzy-py312
 PY312_STAMP := $(PY312_VENV)/.installed
+LEROBOT_VENV := .venv-lerobot
+LEROBOT_STAMP := $(LEROBOT_VENV)/.installed
 PYTEST_ARGS ?=
 # python3.12 if it runs, else pyenv's newest 3.12 (pyenv's shim runs only a selected version).
 ifndef PYTHON312
@@ -54,7 +56,7 @@ endef
 
 venv: $(STAMP)
 
-venvs: $(STAMP) $(JAZZY_STAMP) $(if $(PYTHON312),$(PY312_STAMP))
+venvs: $(STAMP) $(JAZZY_STAMP) $(if $(PYTHON312),$(PY312_STAMP)) $(LEROBOT_STAMP)
 
 $(STAMP): requirements.txt requirements-common.txt requirements-nodeps.txt setup.py
 	$(call make-venv,$(PYTHON),requirements.txt)
@@ -66,6 +68,12 @@ $(JAZZY_STAMP): requirements-jazzy.txt requirements-common.txt requirements-node
 # requirements-common.txt leaves torch out on 3.12; the tests marked torch skip there.
 $(PY312_STAMP): requirements-jazzy.txt requirements-common.txt requirements-nodeps.txt setup.py
 	$(call make-venv,$(PYTHON312),requirements-jazzy.txt)
+
+# lerobot itself, for the test that loads the LeRobot export with it (no robotok inside).
+$(LEROBOT_STAMP): requirements-lerobot.txt
+	$(PYTHON) -m venv $(@D)
+	$(@D)/bin/$(PIP) --no-deps -r requirements-lerobot.txt
+	touch $@
 
 demo: $(STAMP)
 	ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST $(BIN)/robotok demo
@@ -95,5 +103,5 @@ bench: $(STAMP)
 	for b in $(filter-out bench/timing.py,$(wildcard bench/*.py)); do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(JAZZY_VENV) $(PY312_VENV) build install log .pytest_cache .hypothesis \
+	rm -rf $(VENV) $(JAZZY_VENV) $(PY312_VENV) $(LEROBOT_VENV) build install log .pytest_cache .hypothesis \
 		*.egg-info

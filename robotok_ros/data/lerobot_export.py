@@ -5,7 +5,7 @@ Layout (lerobot ``LeRobotDataset`` v3.0, action-only: no cameras, no state)::
 
     meta/info.json                          codebase_version, fps, features, totals, paths
     meta/stats.json                         min / max / mean / std / count (+ q01, q99)
-    meta/tasks.parquet                      task_index, task
+    meta/tasks.parquet                      task_index, indexed by task (pandas metadata)
     meta/episodes/chunk-000/file-000.parquet  episode_index, length, tasks, from/to index
     data/chunk-000/file-000.parquet         one row per step
 
@@ -42,6 +42,36 @@ def _stats(values):
             'q99': np.quantile(values, 0.99, 0).tolist()}
 
 
+def _integer_fps(fps, path):
+    """Return ``fps`` as an int: LeRobot datasets count time in whole frames per second."""
+    try:
+        value = float(fps)
+    except (TypeError, ValueError):
+        value = float('nan')
+    if not value > 0:
+        raise DataError(f'{path}: no control rate recorded; pass --fps')
+    if abs(value - round(value)) > 1e-9:
+        raise DataError(f'{path}: fps {value:g} is not a whole number, and LeRobot datasets '
+                        'need one (info.json "fps" is an int); pass --fps')
+    return int(round(value))
+
+
+def _tasks_table(tasks):
+    """Return meta/tasks.parquet: each task's index, with the text as the pandas index."""
+    import pyarrow as pa
+    # LeRobotDataset reads this file with pandas and looks a frame's task up by position in
+    # the index (``tasks.iloc[i].name``): without pandas' index metadata the index is 0..N-1
+    # and every frame's task would come back as a number.
+    pandas_meta = {'index_columns': ['task'], 'column_indexes': [], 'columns': [
+        {'name': 'task_index', 'field_name': 'task_index', 'pandas_type': 'int64',
+         'numpy_type': 'int64', 'metadata': None},
+        {'name': 'task', 'field_name': 'task', 'pandas_type': 'unicode', 'numpy_type': 'object',
+         'metadata': None}], 'creator': {'library': 'robotok_ros'}}
+    table = pa.table({'task_index': pa.array(list(tasks.values()), pa.int64()),
+                      'task': pa.array(list(tasks), pa.string())})
+    return table.replace_schema_metadata({'pandas': json.dumps(pandas_meta)})
+
+
 def export_lerobot(episodes, out, fps=None, robot_type=None):
     """
     Write BagEpisodes ``episodes`` into the LeRobot folder ``out``; return info.json's dict.
@@ -62,9 +92,7 @@ def export_lerobot(episodes, out, fps=None, robot_type=None):
         raise DataError(f'episodes disagree on the action dimension: {sorted(dims)}')
     dim = dims.pop()
     meta = episodes[0].metadata
-    fps = float(fps or meta.get('control_rate_hz') or 0)
-    if fps <= 0:
-        raise DataError(f'{episodes[0].path}: no control rate recorded; pass --fps')
+    fps = _integer_fps(fps or meta.get('control_rate_hz') or 0, episodes[0].path)
     names = [d['name'] for d in meta.get('robot_profile', {}).get('dimensions', [])]
     keys = ('action', 'action_tokens', 'timestamp', 'frame_index', 'episode_index',
             'task_index', 'index')
@@ -97,9 +125,7 @@ def export_lerobot(episodes, out, fps=None, robot_type=None):
     pq.write_table(table, out / DATA_PATH.format(chunk_index=0, file_index=0))
     pq.write_table(pa.Table.from_pylist(ep_rows),
                    out / 'meta' / 'episodes' / 'chunk-000' / 'file-000.parquet')
-    pq.write_table(pa.table({'task_index': pa.array(list(tasks.values()), pa.int64()),
-                             'task': pa.array(list(tasks), pa.string())}),
-                   out / 'meta' / 'tasks.parquet')
+    pq.write_table(_tasks_table(tasks), out / 'meta' / 'tasks.parquet')
     scalar = {'dtype': 'int64', 'shape': [1], 'names': None}
     tok = meta.get('tokenizer', {})
     info = {
