@@ -7,7 +7,10 @@ window of the training episodes, and both sets are measured on back-to-back
 chunks as a policy would play them: tokens per chunk, compression against the
 H x D coefficients, RMSE per dimension in action and physical units, decode
 failures, length fixes and clips.  The tokenizer and metrics.json go to
---out.
+--out.  With --hf-out, a FAST tokenizer in the Hugging Face hub format is also
+trained on the same windows (tokenizer.json, processor_config.json and an
+openpi norm_stats.json), which openpi / LeRobot code and `--tokenizer-path`
+load, and measured on the validation episodes.
 """
 
 import argparse
@@ -44,6 +47,9 @@ def register(subparsers):
     p.add_argument('--fit-ranges', action='store_true',
                    help='set the profile min/max and q01/q99 from the training episodes')
     p.add_argument('--out', required=True, metavar='DIR', help='folder for the tokenizer')
+    p.add_argument('--hf-out', metavar='DIR',
+                   help='also write a FAST folder in the Hugging Face hub format (same chunk '
+                        'steps, scale and vocab; normalised as --normalization says)')
     p.add_argument('--quiet', action='store_true', help='no progress bars')
     p.set_defaults(func=run)
 
@@ -82,9 +88,17 @@ def run(args):
                'validation': chunk_metrics(tok, val, not args.quiet)}
     out = Path(args.out)
     tok.save(out)
-    (out / 'metrics.json').write_text(json.dumps(metrics, indent=2) + '\n')
     print(tok.describe())
     print(format_metrics('train', metrics['train']))
     print(format_metrics('validation', metrics['validation']))
+    if args.hf_out:
+        from robotok_ros.cli.hf_export import export_hf_folder
+        metrics['hf_format'] = hf = export_hf_folder(args.hf_out, tok, train, val,
+                                                     not args.quiet)
+        print(f'saved {args.hf_out}/ (tokenizer.json, processor_config.json, '
+              f'norm_stats.json): {hf["vocab_size"]} BPE tokens, min_token '
+              f'{hf["min_token"]}; validation {hf["chunks"]} chunks, '
+              f'{hf["tokens_per_chunk_mean"]:.2f} tokens/chunk, {hf["refused"]} refused')
+    (out / 'metrics.json').write_text(json.dumps(metrics, indent=2) + '\n')
     print(f'saved {out}/ (tokenizer.yaml, state.safetensors, metrics.json)')
     return 0

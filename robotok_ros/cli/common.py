@@ -72,12 +72,48 @@ def add_tokenizer_args(parser):
                         help='tokenizer kind (default: uniform, RT-2 bins)')
     parser.add_argument('--tokenizer-path', default=None, metavar='DIR',
                         help='a saved tokenizer folder (from `robotok fit --save-tokenizer`, '
-                             'train-vq or train-bpe); overrides --tokenizer and the profile')
+                             'train-vq or train-bpe), or a FAST folder from the Hugging Face '
+                             'hub (tokenizer.json + processor_config.json, with the profile '
+                             'and the FAST flags below); overrides --tokenizer')
     add_settings_args(parser, buildable_settings(), unset_default=True)
+    group = parser.add_argument_group('FAST hub folder (--tokenizer-path DIR with '
+                                      'processor_config.json)')
+    add_settings_args(group, hf_settings_class(), unset_default=True)
+
+
+def hf_settings_class():
+    """Return the settings class of the ``fast_hf`` kind (its flags)."""
+    from robotok_ros.tokenizers.fast_hf import FastHFSettings
+    return FastHFSettings
+
+
+def _hf_folder_tokenizer(args, profile):
+    """Return the fast_hf tokenizer of a hub folder, or None when the path is not one."""
+    from pathlib import Path
+    from robotok_ros.tokenizers.fast_hf import FastHFTokenizer
+    from robotok_ros.tokenizers.fast_hf_files import is_hf_folder
+    from robotok_ros.tokenizers.folder import CONFIG_FILE
+    path = args.tokenizer_path
+    if not path or (Path(path) / CONFIG_FILE).is_file() or not is_hf_folder(path):
+        return None
+    given = given_settings(args, hf_settings_class().names())
+    try:
+        return FastHFTokenizer.from_folder(path, profile or profile_from_args(args), **given)
+    except ConfigError as exc:
+        raise ConfigError(f'--tokenizer-path={path!r}: {exc}') from None
 
 
 def tokenizer_from_args(args, profile=None):
     """Build (or load) the tokenizer the user named, with the node's checks."""
+    hf = _hf_folder_tokenizer(args, profile)
+    if hf is not None:
+        return hf
+    hf_given = given_settings(args, hf_settings_class().names())
+    if hf_given:
+        name = next(iter(hf_given))
+        raise ConfigError(f'{flag_name(name)}={hf_given[name]!r} applies only to a FAST hub '
+                          'folder given as --tokenizer-path (tokenizer.json + '
+                          'processor_config.json)')
     if args.tokenizer_path:
         return build_tokenizer(None, None, tokenizer_path=args.tokenizer_path, name_of=flag_name)
     profile = profile or profile_from_args(args)
