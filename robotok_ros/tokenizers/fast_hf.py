@@ -232,12 +232,15 @@ class FastHFTokenizer(ActionTokenizer):
         if count is not None:
             self._length_fix(count)
         out = self._codec().inverse(coeffs)
-        out *= self._b
-        out += self._a
+        if self.norm_mode != 'none':
+            out *= self._b
+            out += self._a
         if self.config.clip_actions:
-            clipped = np.clip(out, self.profile.lows, self.profile.highs)
-            self.decode_clip_counts = self.decode_clip_counts + (clipped != out).sum(axis=0)
-            out = clipped
+            lo, hi = self.profile.lows, self.profile.highs
+            below, above = out < lo, out > hi
+            if below.any() or above.any():
+                self.decode_clip_counts = self.decode_clip_counts + (below | above).sum(axis=0)
+                np.clip(out, lo, hi, out=out)
         return out
 
     def fast_ids(self, ids):
@@ -248,10 +251,14 @@ class FastHFTokenizer(ActionTokenizer):
         if arr.ndim != 1 or arr.dtype.kind not in 'iu':
             raise InvalidTokenError(f'ids must be a 1-D array of integers, got shape '
                                     f'{arr.shape} dtype {arr.dtype}')
-        fast = (arr.astype(np.int64) - self.id_offset) * self.id_sign
+        fast = arr.astype(np.int64)
+        if self.id_offset:
+            fast -= self.id_offset
+        if self.id_sign < 0:
+            np.negative(fast, out=fast)
         n = self.vocab_size
-        bad = np.flatnonzero((fast < 0) | (fast >= n))
-        if bad.size:
+        if fast.size and (fast.min() < 0 or fast.max() >= n):
+            bad = np.flatnonzero((fast < 0) | (fast >= n))
             lo, hi = self.id_range
             exc = InvalidTokenError(f'fast_hf: id {int(arr[bad[0]])} at position '
                                     f'{int(bad[0])} is outside the action ids [{lo}, {hi}] '
