@@ -26,6 +26,7 @@ from rclpy.clock import Clock, ClockType
 from rclpy.qos import qos_policy_name_from_kind
 from robotok_ros.errors import ConfigError
 from robotok_ros.nodes.base import RobotokNode, run_node
+from robotok_ros.nodes.decoder_inputs import declare_input_parameters, ExtraInputs
 from robotok_ros.nodes.decoder_io import Outputs, QOS, quiet_events, token_events, token_qos
 from robotok_ros.nodes.decoder_params import accepted, declare_decoder_parameters, \
     declare_limit_parameters, live_changes, refused
@@ -33,6 +34,7 @@ from robotok_ros.nodes.parameters import declare_tokenizer_parameters, profile_a
 from robotok_ros.nodes.servo_activation import ServoActivation
 from robotok_ros.runtime.decoder import DecoderCore, Rejected
 from robotok_ros.runtime.health import Throttle
+from robotok_ros.runtime.inputs import END
 from robotok_ros.runtime.keepalive import KeepAlive
 from std_msgs.msg import Int32MultiArray
 from std_srvs.srv import SetBool
@@ -50,12 +52,15 @@ class TokenDecoder(RobotokNode):
         super().__init__(NAME, **node_kwargs)
         values = declare_tokenizer_parameters(self)
         p = declare_decoder_parameters(self)
+        inputs = declare_input_parameters(self)
         self.profile, tok = profile_and_tokenizer(values)
         self.core = core = DecoderCore(
             self.profile, tok, p.chunk_policy, p.command_timeout, p.stop_repeats,
             p.ensemble_decay, p.max_queue_seconds, p.pose_max_age, p.output_mode,
             p.start_enabled)
         declare_limit_parameters(self, core)
+        self.inputs = ExtraInputs(self, core, inputs, token_qos(p.token_qos_reliability,
+                                                                p.token_qos_depth))
         core.set_dry_run(p.dry_run)
         self.logs = Throttle(WARN_PERIOD)
         if not core.has_cartesian:
@@ -97,7 +102,8 @@ class TokenDecoder(RobotokNode):
         state = 'enabled' if core.enabled else (
             'waiting for a pose (workspace box)' if core.pending_enable else
             'disabled: call ~/enable')
-        self.get_logger().info(f'{tok.describe()}; output {p.output_mode}'
+        self.get_logger().info(f'{tok.describe()}; {", ".join(self.inputs.describe)}; '
+                               f'output {p.output_mode}'
                                f'{" (dry run)" if core.dry_run else ""}, {state}')
 
     # -- callbacks -------------------------------------------------------------------------
@@ -105,20 +111,30 @@ class TokenDecoder(RobotokNode):
         """Decode one message; publish its first step at once (replace) or queue it."""
         layout = msg.layout
         dims = [d.size for d in layout.dim] if layout.dim else ()
+        self.feed('token', self.core.on_tokens, msg.data, dims, layout.data_offset,
+                  layout.dim[0].label if dims else '')
+
+    def feed(self, what, call, data, *args):
+        """Run one input message through ``call(data, now, *args)``; publish what it gives."""
         now = self.get_clock().now()
         if not now.nanoseconds and self.core.enabled:
             # use_sim_time before the first /clock: stamps would be 0 (stale to Servo) and
             # the watchdog's timer could never fire, so nothing may move yet.
             self.core.rejected['no_clock'] += 1
-            self._log('clock', 'ignored a token message: use_sim_time is true and no /clock '
-                      'has arrived yet')
+            self._log('clock', f'ignored a {what} message: use_sim_time is true and no '
+                      '/clock has arrived yet')
             return
         try:
-            cmd = self.core.on_tokens(msg.data, now.nanoseconds * 1e-9, dims,
-                                      layout.data_offset, layout.dim[0].label if dims else '')
+            cmd = call(data, now.nanoseconds * 1e-9, *args)
         except Rejected as exc:
-            self._log('rejected', f'rejected a token message ({exc}); rejections so far: '
+            self._log('rejected', f'rejected a {what} message ({exc}); rejections so far: '
                       f'{self.core.rejected}')
+            return
+        if cmd is END:  # the policy ended its episode: the core disabled motion
+            self.servo.cancel()
+            self.stop(now, everywhere=True)
+            self._log('end', 'the policy ended the episode (terminate flag): motion '
+                      'disabled; call ~/enable for the next one', 'info')
             return
         if self.core.enabled:
             self.dog.reset()  # only new valid input feeds the watchdog
@@ -277,7 +293,13 @@ class TokenDecoder(RobotokNode):
         held = self.logs.allow(key)
         if held is not None:
             text += f' ({held} more like this since the last)' if held else ''
-            getattr(self.get_logger(), level)(text)
+            log = self.get_logger()  # one call site per level: rclpy refuses a level change
+            if level == 'warn':
+                log.warn(text)
+            elif level == 'error':
+                log.error(text)
+            else:
+                log.info(text)
 
 
 def main(args=None):

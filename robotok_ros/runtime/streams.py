@@ -18,6 +18,7 @@ extracted ids still pass every check of ``TokenCheck`` (range, length, decode).
 """
 
 import math
+import re
 
 import numpy as np
 from robotok_ros.errors import ConfigError
@@ -80,7 +81,7 @@ def extract(seq, fmt, per_step=0, prefix=(), separator=(), eos=()):
 def check_ids(name, ids):
     """Return ``ids`` (ints 0..2^31-1) as a tuple; ConfigError names parameter ``name``."""
     out = tuple(ids)
-    bad = [i for i in out if not (isinstance(i, int) and 0 <= i <= ID_MAX)]
+    bad = [i for i in out if isinstance(i, bool) or not (isinstance(i, int) and 0 <= i <= ID_MAX)]
     if bad:
         raise ConfigError(f'parameter {name} must list token ids in [0, {ID_MAX}], got '
                           f'{bad[0]!r}')
@@ -138,3 +139,30 @@ class StreamFormat:
         start, stop = extract(seq, self.fmt, self.per_step, self.prefix, self.separator,
                               self.eos)
         return seq[start:stop].tolist(), start, n - stop
+
+
+def parse_ids(name, value):
+    """
+    Return parameter ``name``'s id list as a tuple; None for '' (the format's default).
+
+    ``value``: an int, a list of ints, or a string of ints (``'4022 235292'``,
+    ``'[4022, 235292]'``); ``'none'``: no ids.
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        if text.lower() == 'none':
+            return ()
+        parts = [p for p in re.split(r'[\s,]+', text.strip('[]').strip()) if p]
+        if not all(re.fullmatch(r'[0-9]+', p, re.ASCII) for p in parts):
+            raise ConfigError(f'parameter {name} must be token ids (e.g. "4022 235292" or '
+                              f'[4022, 235292]), got {value!r}')
+        value = [int(p) for p in parts]
+    elif isinstance(value, int) and not isinstance(value, bool):
+        value = [value]
+    elif hasattr(value, 'tolist'):  # rclpy's integer arrays: array('q')
+        value = value.tolist()
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f'parameter {name} must be token ids, got {value!r}')
+    return check_ids(name, value)
