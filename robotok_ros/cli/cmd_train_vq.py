@@ -20,7 +20,7 @@ import time
 from robotok_ros.cli.common import (add_profile_args, add_settings_args, add_split_data_args,
                                     given_settings, profile_from_args, train_val_from_args)
 from robotok_ros.errors import ConfigError
-from robotok_ros.tokenizers.settings import VQSettings
+from robotok_ros.tokenizers.vq import VQMapSettings
 
 EXAMPLES = """\
 examples:
@@ -41,7 +41,7 @@ def register(subparsers):
     add_profile_args(p)
     add_split_data_args(p, seed_help='seed of the split, of --synthetic and of training')
     # seed: --seed above seeds the split and the training alike.
-    add_settings_args(p, VQSettings, skip=('seed',))
+    add_settings_args(p, VQMapSettings, skip=('seed',))
     p.add_argument('--threads', type=int, default=1, metavar='N',
                    help='torch CPU threads (default 1: small MLPs gain little from more, and '
                         'a run is reproducible for a given seed and thread count)')
@@ -87,7 +87,7 @@ def run(args):
     from tqdm import tqdm
     profile = profile_from_args(args)
     train, val = train_val_from_args(args, profile)
-    settings = given_settings(args, [n for n in VQSettings.names() if n != 'seed'])
+    settings = given_settings(args, [n for n in VQMapSettings.names() if n != 'seed'])
     tok = VQTokenizer(profile, **settings, seed=args.seed)
     print(f'train-vq: {len(train)} training / {len(val)} validation episodes; chunks of '
           f'{tok.chunk_steps} steps -> {tok.levels} x {tok.codebook_size} codes')

@@ -6,9 +6,14 @@ A chunk ``(K, D)`` is normalised with the profile's ranges to [-1, 1]
 (``K * D -> 256 -> 128 -> code_dim``), quantised by residual VQ (level r
 quantises what levels 0..r-1 left over) and decoded by the mirror MLP.
 
-Id layout: code c of level r has id ``vocab_offset + r * C + c``, so
-``vocab_size = R * C``, every position of a chunk's id sequence has its own
-disjoint range and a stray id from the wrong level is rejected, not decoded.
+Id layout (``id_map``): by default code c of level r has id ``vocab_offset + r
+* C + c``, so ``vocab_size = R * C``, every position of a chunk's id sequence
+has its own disjoint range and a stray id from the wrong level is rejected,
+not decoded.  ``minivla`` (MiniVLA, Belkhale & Sadigh 2024, openvla-mini
+``VQActionTokenizer``): id ``tokenizer_len - 1 - c`` for every level (the
+levels share C ids; the original clips codes, here an id outside them is
+rejected).  ``vq_vla`` (VQ-VLA, Wang et al., 2025, arXiv:2507.01016): id
+``tokenizer_len - 1 - (c + C r)`` (C = 256 there), disjoint per level.
 
 Training uses torch (``vq_model.py``, imported by ``fit`` only); encode and
 decode run in numpy float32 from the saved arrays (``vq_infer.py``), so the
@@ -17,13 +22,30 @@ VQ: Zeghidour et al., 2021, arXiv:2107.03312; action chunks as codes:
 VQ-BeT, Lee et al., 2024, arXiv:2403.03181.
 """
 
+from dataclasses import dataclass
+from typing import Optional
+
 import numpy as np
-from robotok_ros.errors import InvalidTokenError, TokenizerStateError
+from robotok_ros.errors import ConfigError, InvalidTokenError, TokenizerStateError
 from robotok_ros.fitting import fit_ranges
 from robotok_ros.tokenizers.base import ActionTokenizer, check_actions, check_token_array
 from robotok_ros.tokenizers.chunking import chunk_episodes, usage
-from robotok_ros.tokenizers.settings import Capabilities, VQSettings
+from robotok_ros.tokenizers.settings import Capabilities, INT32_MAX, setting, VQSettings
 from robotok_ros.tokenizers.vq_infer import expected_shapes, VQInference
+
+ID_MAPS = ('robotok', 'minivla', 'vq_vla')
+
+
+@dataclass(frozen=True)
+class VQMapSettings(VQSettings):
+    """VQSettings plus the id map of a published VQ policy (MiniVLA, VQ-VLA)."""
+
+    id_map: str = setting('robotok', 'Ids of code c at level r: robotok (vocab_offset + r C + c), '
+                          'minivla (tokenizer_len - 1 - c) or vq_vla (tokenizer_len - 1 - '
+                          '(c + r C)).', choices=ID_MAPS)
+    tokenizer_len: Optional[int] = setting(None, 'Length of the text tokenizer whose last ids '
+                                           'are codes (minivla, vq_vla).', lo=1,
+                                           hi=INT32_MAX + 1, optional=True)
 
 
 class VQTokenizer(ActionTokenizer):
@@ -44,21 +66,41 @@ class VQTokenizer(ActionTokenizer):
     kind = 'vq'
     capabilities = Capabilities(per_step=False, exact_table=False, needs_fit=True,
                                 fit_needs_torch=True)
-    settings_class = VQSettings
+    settings_class = VQMapSettings
     train_command = 'robotok train-vq'
     # A comparison, not a training run (`robotok train-vq` trains properly).
     analysis_defaults = {'epochs': 10}
 
     def __init__(self, profile, **settings):
         super().__init__(profile, **settings)
-        for name in VQSettings.names():  # model shape and training settings as attributes
+        for name in VQMapSettings.names():  # model shape and training settings as attributes
             setattr(self, name, getattr(self.config, name))
         self.hidden = list(self.hidden)
         self.history = []
         self._model = None
-        # Level r's codes are ids offset + r * C .. offset + r * C + C - 1.
-        self._level_offsets = (self.vocab_offset
-                               + self.codebook_size * np.arange(self.levels, dtype=np.int64))
+        self._set_id_map()
+
+    def _set_id_map(self):
+        """Set ``_level_offsets`` (R,) and ``_sign``: id = offset[r] + sign * code."""
+        levels = np.arange(self.levels, dtype=np.int64)
+        if self.id_map == 'robotok':
+            if self.tokenizer_len is not None:
+                raise ConfigError(f'tokenizer_len {self.tokenizer_len} applies to id_map '
+                                  'minivla or vq_vla, not robotok (use vocab_offset)')
+            # Level r's codes are ids offset + r * C .. offset + r * C + C - 1.
+            self._level_offsets, self._sign = self.vocab_offset + self.codebook_size * levels, 1
+            return
+        if self.tokenizer_len is None or self.vocab_offset:
+            raise ConfigError(f'id_map {self.id_map} needs tokenizer_len (the text tokenizer '
+                              f'length) and vocab_offset 0, got tokenizer_len '
+                              f'{self.tokenizer_len} and vocab_offset {self.vocab_offset}')
+        top = self.tokenizer_len - 1
+        stride = 0 if self.id_map == 'minivla' else self.codebook_size
+        if top - stride * (self.levels - 1) - (self.codebook_size - 1) < 0:
+            raise ConfigError(f'tokenizer_len {self.tokenizer_len} is too small for '
+                              f'{self.levels} level(s) of {self.codebook_size} codes with '
+                              f'id_map {self.id_map}')
+        self._level_offsets, self._sign = top - stride * levels, -1
 
     # -- layout ------------------------------------------------------------------------------
     @property
@@ -68,13 +110,15 @@ class VQTokenizer(ActionTokenizer):
 
     @property
     def vocab_size(self):
-        """R levels x C codes, disjoint per level."""
-        return self.levels * self.codebook_size
+        """R levels x C codes, disjoint per level (C with minivla's shared ids)."""
+        return self.codebook_size * (1 if self.id_map == 'minivla' else self.levels)
 
     @property
     def id_range(self):
-        """(offset, offset + R * C - 1)."""
-        return self.vocab_offset, self.vocab_offset + self.vocab_size - 1
+        """Lowest and highest id, inclusive ((offset, offset + R * C - 1) by default)."""
+        ends = self._level_offsets + self._sign * (self.codebook_size - 1)
+        both = np.concatenate([self._level_offsets, ends])
+        return int(both.min()), int(both.max())
 
     def codebook_shape(self):
         """Return (levels, codes per level)."""
@@ -160,6 +204,8 @@ class VQTokenizer(ActionTokenizer):
         # float32 from here on: the network is float32, and half the memory traffic.
         flat = self._normalise(arr, np.float32).reshape(-1, self.chunk_steps * self.dim)
         idx = model.encode(flat)
+        if self._sign < 0:
+            np.negative(idx, out=idx)
         idx += self._level_offsets
         return idx.reshape(*lead, self.levels)
 
@@ -167,15 +213,15 @@ class VQTokenizer(ActionTokenizer):
         """Ids ``(..., R)`` -> chunks ``(..., K, D)`` float64, within the profile's ranges."""
         model = self._state()
         ids = check_token_array(tokens, self.levels)
-        codes = ids - self._level_offsets
+        codes = (ids - self._level_offsets) * self._sign
         bad = np.flatnonzero(((codes < 0) | (codes >= self.codebook_size)).ravel())
         if bad.size:
             i = int(bad[0])
             pos = tuple(int(p) for p in np.unravel_index(i, ids.shape))
-            lo = int(self._level_offsets[pos[-1]])
+            ends = sorted((int(self._level_offsets[pos[-1]]), int(self._level_offsets[pos[-1]])
+                           + self._sign * (self.codebook_size - 1)))
             raise InvalidTokenError(f'token id {int(ids.flat[i])} at position {pos} is outside '
-                                    f'the range [{lo}, {lo + self.codebook_size - 1}] of vq '
-                                    f'level {pos[-1]}')
+                                    f'the range [{ends[0]}, {ends[1]}] of vq level {pos[-1]}')
         norm = model.decode(codes.reshape(-1, self.levels))
         if not np.isfinite(norm).all():
             chunk = int(np.flatnonzero(~np.isfinite(norm).all(axis=1))[0])
@@ -231,7 +277,7 @@ class VQTokenizer(ActionTokenizer):
         clips = self.last_clip_counts.copy()
         err = self.decode(ids) - chunks
         rmse = np.sqrt((err.reshape(-1, self.dim) ** 2).mean(axis=0))
-        codes = ids - self._level_offsets
+        codes = (ids - self._level_offsets) * self._sign
         counts = np.stack([np.bincount(codes[:, r], minlength=self.codebook_size)
                            for r in range(self.levels)])
         used, perp = usage(counts)
