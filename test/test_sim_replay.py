@@ -77,11 +77,15 @@ def replay(profile, actions, tmp_path):
     final = achieved[-1] - wanted[-1]
     limited = np.linalg.norm(commanded[-1] - wanted[-1])  # the decoder's limits at work
     path_len = float(np.sum(np.linalg.norm(np.diff(wanted, axis=0), axis=1)))
+    # One step per message, as a policy sends them: a message delayed by more than a
+    # keep-alive interval on a loaded machine is cut by the next one (replace mode), so the
+    # end may miss up to one step's delta of the demonstration (not of what was commanded).
+    step = float(np.max(np.linalg.norm(window[:, :3] * scales, axis=1)))
     print(f'\n{profile.name}: {len(window)} steps, path {path_len:.3f} m; tracking '
           f'{err.mean() * 1e3:.2f} mm mean, {err.max() * 1e3:.2f} mm max; end vs the '
           f"demonstration's deltas {np.linalg.norm(final) * 1e3:.2f} mm (commanded end "
           f'{limited * 1e3:.2f} mm off them)')
-    return err, np.linalg.norm(final), path_len
+    return err, np.linalg.norm(final), max(0.005, 0.03 * path_len) + step
 
 
 def test_generated_demonstrations_are_tracked_in_physics(tmp_path):
@@ -89,11 +93,11 @@ def test_generated_demonstrations_are_tracked_in_physics(tmp_path):
     # 12 s episodes: the generator's paths at a pace the Panda's Servo can follow in reach.
     for k, episode in enumerate(generate_episodes(profile, n_episodes=2, seed=3,
                                                   duration_s=12.0)):
-        err, final, path_len = replay(profile, episode, tmp_path / str(k))
+        err, final, bound = replay(profile, episode, tmp_path / str(k))
         # Measured 1.0-1.8 mm mean, 4.0-5.7 mm max (the velocity servo lags each change of
         # twist), end 1.5-2.5 mm off the deltas over 0.15-0.49 m; twice that under load.
         assert err.mean() < 0.004 and err.max() < 0.010, (err.mean(), err.max())
-        assert final < max(0.005, 0.03 * path_len), (final, path_len)
+        assert final < bound, (final, bound)
 
 
 @pytest.mark.parametrize('task', ['lift', 'nut-assembly'])
@@ -103,8 +107,8 @@ def test_shared_robosuite_episodes_are_tracked_in_physics(task, tmp_path):
     if not path.exists():
         pytest.skip(f'shared demonstrations not found at {path} (set ROBOTOK_DATA_DIR)')
     profile = load_profile('robosuite_panda_osc')
-    err, final, path_len = replay(profile, read_episodes(str(path))[0], tmp_path)
+    err, final, bound = replay(profile, read_episodes(str(path))[0], tmp_path)
     # Measured 1.1-3.5 mm mean, 4.3-10.4 mm max: teleoperated OSC set-points turn the hand
     # at up to 1.7 rad/s, and lift starts so, which the joint velocity limits slow.
     assert err.mean() < 0.006 and err.max() < 0.015, (err.mean(), err.max())
-    assert final < max(0.005, 0.03 * path_len), (final, path_len)
+    assert final < bound, (final, bound)
