@@ -11,6 +11,7 @@ import json
 import numpy as np
 import pytest
 from robotok_ros.cli.main import main
+from robotok_ros.errors import ConfigError
 from robotok_ros.tokenizers import load_tokenizer
 from robotok_ros.tokenizers.fast_hf import FastHFTokenizer
 from test_fast_hf import FOLDER, VECTORS  # noqa: I100 - test-local helper module
@@ -92,3 +93,24 @@ def test_cli_encodes_the_fixture_as_the_original(capsys, tmp_path):
     assert rows(out, int).ravel().tolist() == vectors['paligemma_ids'][207]
     rc, _, err = run(capsys, 'decode', '--profile', profile, '--tokenizer-path', FOLDER, '1')
     assert rc == 2 and 'time_horizon is null' in err
+
+
+def test_import_fast_saves_a_folder_the_nodes_load(trained, capsys, tmp_path, monkeypatch):
+    hf = trained / 'hf'
+    monkeypatch.chdir(hf)  # a relative stats path is saved resolved
+    rc, out, err = run(capsys, 'import-fast', hf, '--robot', 'franka_panda', '--id-map',
+                       'paligemma', '--norm-stats', 'norm_stats.json', '--out', tmp_path / 'n')
+    assert rc == 0, err
+    assert 'id map paligemma, normalisation quantile' in out
+    monkeypatch.chdir(tmp_path)
+    from robotok_ros.tokenizers.build import build_tokenizer  # the nodes' path
+    tok = build_tokenizer('fast_hf', None, tokenizer_path=str(tmp_path / 'n'))
+    direct = FastHFTokenizer.from_folder(hf, 'franka_panda', id_map='paligemma',
+                                         norm_stats=str(hf / 'norm_stats.json'))
+    chunk = np.full((8, 7), 0.1)
+    assert tok.encode_chunk(chunk).tolist() == direct.encode_chunk(chunk).tolist()
+    rc, _, err = run(capsys, 'import-fast', tmp_path, '--robot', 'franka_panda', '--out',
+                     tmp_path / 'x')
+    assert rc == 2 and 'not a FAST folder' in err
+    with pytest.raises(ConfigError, match='not fitted here'):
+        tok.fit([np.zeros((20, 7))])

@@ -117,37 +117,9 @@ class FastHFTokenizer(ActionTokenizer):
         self.codec = None
 
     def _set_normalization(self):
-        c, d = self.config, self.dim
-        mode = c.norm_mode
-        self.norm_format = None
-        self._a, self._b = np.zeros(d), np.ones(d)
-        if c.norm_stats is None:
-            if mode not in (None, 'none'):
-                raise ConfigError(f'norm_mode {mode} needs norm_stats (a norm_stats.json or '
-                                  'stats.json)')
-            self.norm_mode = 'none'
-            return
-        if mode == 'none':
-            raise ConfigError(f'norm_mode none with norm_stats {c.norm_stats!r}: drop one')
-        from robotok_ros.tokenizers.fast_hf_files import read_norm_stats
-        lo, hi, self.norm_format, self.norm_mode = read_norm_stats(c.norm_stats, mode, d)
-        mask = np.ones(d, dtype=bool)
-        if c.norm_mask is not None:
-            if len(c.norm_mask) != d:
-                raise ConfigError(f'norm_mask must have {d} entries (one per dimension of '
-                                  f'{self.profile.name}), got {list(c.norm_mask)}')
-            mask = np.array(c.norm_mask, dtype=bool)
-        if self.norm_mode == 'mean_std':
-            a, b = lo, hi + c.norm_eps
-        else:
-            b = (hi - lo + c.norm_eps) / 2
-            a = lo + b
-        flat = np.flatnonzero(mask & (b <= 0))
-        if flat.size:
-            raise ConfigError(f'{c.norm_stats}: dimension {int(flat[0])} has zero '
-                              'normalisation width; raise norm_eps or mask it out')
-        self._a, self._b = np.where(mask, a, 0.0), np.where(mask, b, 1.0)
-        self.norm_mask = mask
+        from robotok_ros.tokenizers.fast_hf_files import normalisation
+        (self._a, self._b, self.norm_format, self.norm_mode,
+         self.norm_mask) = normalisation(self.config, self.dim, self.profile.name)
 
     @classmethod
     def from_folder(cls, folder, profile, **settings):
@@ -183,6 +155,12 @@ class FastHFTokenizer(ActionTokenizer):
         return tok
 
     # -- the verb set ------------------------------------------------------------------------
+    def fit(self, episodes, progress=False):
+        """Refuse: a fast_hf tokenizer comes from a hub folder, not from fitting here."""
+        raise ConfigError('fast_hf tokenizers are not fitted here: load a hub FAST folder '
+                          '(FastHFTokenizer.from_folder, robotok import-fast) or train one '
+                          'with robotok train-bpe --hf-out DIR')
+
     def _codec(self):
         if self.codec is None:
             raise InvalidTokenError('fast_hf tokenizer has no BPE: build it with from_folder '

@@ -178,6 +178,42 @@ def read_norm_stats(path, mode, dim):
     return lo, hi, fmt, mode
 
 
+def normalisation(config, dim, profile_name):
+    """
+    Return ``(a (D,), b (D,), format, mode, mask (D,))``: normalised = (x - a) / b.
+
+    From the ``fast_hf`` settings ``config`` (``norm_stats``, ``norm_mode``,
+    ``norm_eps``, ``norm_mask``).  openpi's quantile and LeRobot's min_max map
+    [lo, hi + eps] to [-1, 1]; mean_std is (x - mean) / (std + eps); a dimension
+    left out of the mask (and every one without statistics) has a = 0, b = 1.
+    """
+    mode, ones = config.norm_mode, np.ones(dim, dtype=bool)
+    if config.norm_stats is None:
+        if mode not in (None, 'none'):
+            raise ConfigError(f'norm_mode {mode} needs norm_stats (a norm_stats.json or '
+                              'stats.json)')
+        return np.zeros(dim), np.ones(dim), None, 'none', ~ones
+    if mode == 'none':
+        raise ConfigError(f'norm_mode none with norm_stats {config.norm_stats!r}: drop one')
+    lo, hi, fmt, mode = read_norm_stats(config.norm_stats, mode, dim)
+    mask = ones
+    if config.norm_mask is not None:
+        if len(config.norm_mask) != dim:
+            raise ConfigError(f'norm_mask must have {dim} entries (one per dimension of '
+                              f'{profile_name}), got {list(config.norm_mask)}')
+        mask = np.array(config.norm_mask, dtype=bool)
+    if mode == 'mean_std':
+        a, b = lo, hi + config.norm_eps
+    else:
+        b = (hi - lo + config.norm_eps) / 2
+        a = lo + b
+    flat = np.flatnonzero(mask & (b <= 0))
+    if flat.size:
+        raise ConfigError(f'{config.norm_stats}: dimension {int(flat[0])} has zero '
+                          'normalisation width; raise norm_eps or mask it out')
+    return np.where(mask, a, 0.0), np.where(mask, b, 1.0), fmt, mode, mask
+
+
 def write_hf_folder(folder, tokenizer_json, scale, min_token, vocab_size, time_horizon,
                     action_dim):
     """Write ``tokenizer.json`` and ``processor_config.json`` as the hub's FAST folders hold."""
