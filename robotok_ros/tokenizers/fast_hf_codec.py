@@ -14,9 +14,10 @@ so decoded chunks match it bit for bit.
 """
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
-from robotok_ros.errors import InvalidTokenError, TokenizerStateError
+from robotok_ros.errors import ConfigError, InvalidTokenError, TokenizerStateError
 from robotok_ros.tokenizers.fast import ChunkLengthError
 from robotok_ros.tokenizers.fast_hf_files import load_bpe
 from scipy.fft import dct, idct
@@ -24,9 +25,8 @@ from scipy.fft import dct, idct
 
 def state_arrays(path):
     """Return a ``tokenizer.json`` file's bytes and SHA-256 as uint8 state arrays."""
-    from robotok_ros.errors import ConfigError
     try:
-        raw = open(path, 'rb').read()
+        raw = Path(path).read_bytes()
     except OSError as exc:
         raise ConfigError(f'{path}: cannot read the BPE tokenizer: {exc.strerror}') from None
     return {'tokenizer_json': np.frombuffer(raw, dtype=np.uint8).copy(),
