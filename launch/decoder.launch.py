@@ -14,6 +14,13 @@ start_enabled defaults to false: on a real arm a person enables motion (and a
 profile with a workspace box needs the measured pose on robotok/ee_pose first).
 dry_run:=true sends would-be commands to robotok/dry_run/* instead of the
 command topics; `ros2 param set /token_decoder dry_run false` goes live.
+
+What a policy emits (config/decoder.yaml has the details):
+
+    ... tokenizer:=openvla stream_format:=openvla       # OpenVLA's ids + EOS
+    ... stream_format:=pi0_fast stream_prefix:='...' stream_separator:='...'
+    ... text_topic:=robotok/action_text                 # RT-2 text actions
+    ... chunk_topic:=robotok/action_chunk               # continuous T x D chunks
 """
 
 from launch import LaunchDescription
@@ -48,6 +55,22 @@ def generate_launch_description():
             description='Publish would-be commands on robotok/dry_run/* only'),
         DeclareLaunchArgument(
             'use_sim_time', default_value='false', description='Use /clock (simulation)'),
+        DeclareLaunchArgument(
+            'stream_format', default_value='ids',
+            description='What a token message is: ids, openvla (a generated sequence: the '
+                        'last ids before EOS) or pi0_fast (between prefix and separator)'),
+        DeclareLaunchArgument(
+            'stream_prefix', default_value='',
+            description='pi0_fast: the token ids before the action ids, e.g. "4022 235292"'),
+        DeclareLaunchArgument(
+            'stream_separator', default_value='',
+            description='pi0_fast: the token ids after the action ids (of "|")'),
+        DeclareLaunchArgument(
+            'text_topic', default_value='',
+            description='RT-2 text actions (std_msgs/String) topic; empty: off'),
+        DeclareLaunchArgument(
+            'chunk_topic', default_value='',
+            description='Continuous chunks (std_msgs/Float32MultiArray) topic; empty: off'),
     ]
     config = PathJoinSubstitution([FindPackageShare('robotok_ros'), 'config', 'decoder.yaml'])
     decoder = Node(
@@ -69,6 +92,9 @@ def generate_launch_description():
                 'dry_run': ParameterValue(LaunchConfiguration('dry_run'), value_type=bool),
                 'use_sim_time': ParameterValue(LaunchConfiguration('use_sim_time'),
                                                value_type=bool),
+                **{name: ParameterValue(LaunchConfiguration(name), value_type=str)
+                   for name in ('stream_format', 'stream_prefix', 'stream_separator',
+                                'text_topic', 'chunk_topic')},
             },
         ],
     )

@@ -83,8 +83,9 @@ class LaunchedDecoder:
         assert self.ros.wait_for(enabled, 10), reply[-1].message
 
     def send(self, ids):
+        eos = [2] if self.args.get('stream_format') == 'openvla' else []  # a whole sequence
         self.ros.publish(f'{self.ns}/robotok/action_tokens',
-                         Int32MultiArray(data=[int(i) for i in ids]))
+                         Int32MultiArray(data=[int(i) for i in np.ravel(ids)] + eos))
 
     def twists(self, n, timeout=10):
         assert self.ros.wait_for(lambda: len(self.twist) >= n, timeout), self.launch.describe()
@@ -147,6 +148,7 @@ def check_parameters(dec, robot_name, tokenizer='uniform', tokenizer_path=''):
                                  'dry_run', 'use_sim_time']
     values = get_parameters(dec.ros, dec.node, names)
     for key, want in FILE_PARAMS.items():
+        want = dec.args.get(key, want)  # a launch argument's value
         assert values[key] == want and type(values[key]) is type(want), key
     assert values['robot'] == robot_name
     assert values['tokenizer'] == tokenizer and values['tokenizer_path'] == tokenizer_path
@@ -162,7 +164,8 @@ def binning(kind, profile):
 @pytest.mark.parametrize('release', releases())
 @pytest.mark.parametrize('args', [
     {},
-    {'robot': 'widowx_250', 'namespace': 'arm1', 'tokenizer': 'openvla'},
+    {'robot': 'widowx_250', 'namespace': 'arm1', 'tokenizer': 'openvla',
+     'stream_format': 'openvla'},
     {'robot': 'ur5e', 'tokenizer': 'rt1'},
     {'robot': 'google_robot'},
     {'robot': 'robosuite_panda_osc', 'namespace': 'sim/panda'},
