@@ -134,6 +134,31 @@ def test_normalisation_stats_files_unnormalise_into_profile_units(folder, profil
     assert tok.encode_chunk(tok.decode_chunk(ids)).tolist() == ids.tolist()
 
 
+def test_a_saved_folder_carries_its_normalisation_and_needs_no_stats_file(folder, profile,
+                                                                           tmp_path):
+    stats, _, _ = write_stats(tmp_path / 'norm_stats.json', 'openpi')
+    mask = [1] * 6 + [0]
+    tok = FastHFTokenizer.from_folder(folder, profile, norm_stats=str(stats), norm_mask=mask)
+    tok.save(tmp_path / 'saved')
+    stats.unlink()  # the robot PC has the saved folder only
+    back = load_tokenizer(tmp_path / 'saved')
+    plain = FastHFTokenizer.from_folder(folder, profile)
+    ids = plain.encode_chunk(smooth_chunks(1, 7)[0])
+    np.testing.assert_array_equal(back.decode_chunk(ids), tok.decode_chunk(ids))
+    raw = plain.decode_chunk(ids)  # un-normalised where the mask says so, and only there
+    assert not np.allclose(back.decode_chunk(ids)[:, :6], raw[:, :6])
+    np.testing.assert_array_equal(back.decode_chunk(ids)[:, 6], raw[:, 6])
+    assert back.norm_mode == 'quantile'
+    # The arrays are inside the checksummed state: an edit there is refused.
+    from safetensors.numpy import load_file, save_file
+    state = tmp_path / 'saved' / 'state.safetensors'
+    arrays = load_file(str(state))
+    arrays['norm_width'] = arrays['norm_width'] * 2
+    save_file(arrays, str(state))
+    with pytest.raises(TokenizerStateError, match='state.safetensors'):
+        load_tokenizer(tmp_path / 'saved')
+
+
 def test_norm_mask_leaves_unmasked_dimensions_alone(folder, profile, tmp_path):
     stats, lo, hi = write_stats(tmp_path / 'norm_stats.json', 'openpi')
     mask = [1, 1, 1, 1, 1, 1, 0]

@@ -278,11 +278,35 @@ class FastHFTokenizer(ActionTokenizer):
         return self._codec().json
 
     def state_arrays(self):
-        """Return ``tokenizer.json`` as uint8 bytes and its SHA-256."""
-        return self._codec().state
+        """Return ``tokenizer.json`` as uint8 bytes, its SHA-256 and any normalisation (D,)."""
+        state = dict(self._codec().state)
+        if self.norm_format is not None:
+            state.update(norm_offset=np.asarray(self._a, dtype=np.float64),
+                         norm_width=np.asarray(self._b, dtype=np.float64))
+        return state
+
+    def save(self, path):
+        """Write the folder with the normalisation inside its state, not a stats file's path."""
+        from robotok_ros.tokenizers.fast_hf_files import SAVED_STATS
+        from robotok_ros.tokenizers.folder import write_folder
+        settings = self.settings()
+        if self.norm_format is not None:
+            settings.update(norm_stats=SAVED_STATS, norm_mode=self.norm_mode)
+        return write_folder(path, self.kind, settings, self.profile, self.state_arrays())
 
     def load_state(self, arrays, source='<arrays>'):
-        """Restore the BPE from ``state_arrays`` after checking its checksum and vocabulary."""
+        """Restore the BPE (and normalisation) after checking checksum and vocabulary."""
+        if self.norm_format == 'saved':
+            try:
+                a, b = (np.asarray(arrays[k], dtype=np.float64).reshape(self.dim)
+                        for k in ('norm_offset', 'norm_width'))
+            except (KeyError, ValueError) as exc:
+                raise ConfigError(f'{source}: norm_stats is saved in the state, but its '
+                                  f'norm_offset/norm_width ({self.dim},) are not: {exc}') from None
+            if not (np.isfinite(a).all() and np.isfinite(b).all() and (b > 0).all()):
+                raise ConfigError(f'{source}: saved normalisation is not finite and positive: '
+                                  f'offset {a.tolist()}, width {b.tolist()}')
+            self._a, self._b = a, b
         text = tokenizer_json(arrays, source)
         codec = FastCodec(text, self.chunk_steps, self.dim, self.scale, self.min_token, source)
         if len(codec.pieces) > self.config.vocab:
