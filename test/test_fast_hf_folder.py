@@ -134,8 +134,7 @@ def test_normalisation_stats_files_unnormalise_into_profile_units(folder, profil
     assert tok.encode_chunk(tok.decode_chunk(ids)).tolist() == ids.tolist()
 
 
-def test_a_saved_folder_carries_its_normalisation_and_needs_no_stats_file(folder, profile,
-                                                                           tmp_path):
+def test_a_saved_folder_carries_its_normalisation_not_a_stats_path(folder, profile, tmp_path):
     stats, _, _ = write_stats(tmp_path / 'norm_stats.json', 'openpi')
     mask = [1] * 6 + [0]
     tok = FastHFTokenizer.from_folder(folder, profile, norm_stats=str(stats), norm_mask=mask)
