@@ -282,6 +282,10 @@ class FASTTokenizer(ActionTokenizer):
                 row[:min(count, n)] = symbols[start:start + min(count, n)]
             self._length_fix(int(bad[0]), int(per_seq[bad[0]]), len(bad))
             coeffs = coeffs.reshape(-1, self.chunk_steps, self.dim)
+        return self._reconstruct(coeffs)
+
+    def _reconstruct(self, coeffs):
+        """Integer coefficients ``(B, H, D)`` -> clipped actions ``(B, H, D)``."""
         # Inverse DCT as one (H, H) matrix (scale folded in): cheaper than an FFT at these H.
         out = np.matmul(self._inverse, coeffs)
         out *= self._half

@@ -25,6 +25,7 @@ register_kind('quantile', 'robotok_ros.tokenizers.binning', 'QuantileTokenizer')
 register_kind('openvla', 'robotok_ros.tokenizers.openvla', 'OpenVLATokenizer')
 register_kind('vq', 'robotok_ros.tokenizers.vq', 'VQTokenizer')
 register_kind('fast', 'robotok_ros.tokenizers.fast', 'FASTTokenizer')
+register_kind('dct_table', 'robotok_ros.tokenizers.dct_table', 'DCTTableTokenizer')
 register_kind('fast_hf', 'robotok_ros.tokenizers.fast_hf', 'FastHFTokenizer')
 
 
