@@ -123,7 +123,9 @@ def fit_steps(coeffs, target_mse, floor, drop, rounding):
             dist.append(((c - sym * cand[k][None, :]) ** 2).mean(axis=0))
 
         def choose(lam):
-            picks = [int(np.argmin(r + lam * e)) for r, e in zip(rate, dist)]
+            # On a tie the coarsest step: the same cost now, a zero more often held out.
+            picks = [len(r) - 1 - int(np.argmin((r + lam * e)[::-1]))
+                     for r, e in zip(rate, dist)]
             return picks, float(np.mean([e[p] for e, p in zip(dist, picks)]))
 
         lo, hi = 1e-3, 1e12
