@@ -94,6 +94,8 @@ def plot(results, path):
                     style, label=kind)
         ax.set(xscale='log', yscale='log', title=f'{name} (held out)', ylabel='tokens / s',
                xlabel='max per-dimension RMSE [half-ranges]')
+        ax.xaxis.set_minor_formatter(plt.NullFormatter())  # log minor labels overlap
+        ax.yaxis.set_minor_formatter(plt.NullFormatter())
         ax.grid(True, which='both', alpha=0.3)
         ax.legend()
     fig.tight_layout()
