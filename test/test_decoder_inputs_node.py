@@ -182,3 +182,14 @@ def test_bad_input_parameter_is_one_fatal_line(ros, profile_path, params, needle
     assert proc.wait(20) == 2, proc.describe()
     assert needle in proc.stderr and 'FATAL' in proc.stderr, proc.stderr
     assert 'Traceback' not in proc.stderr
+
+
+def test_throttled_log_changes_level_without_raising():
+    # rclpy (Humble, Jazzy) raises ValueError when one call site logs at a second level: a
+    # warn (a rejected text) then an info (a terminate) killed the node before.
+    import rclpy.logging
+    from robotok_ros.nodes.decoder_io import throttled_log
+    from robotok_ros.runtime.health import Throttle
+    logger, throttle = rclpy.logging.get_logger('robotok_test_levels'), Throttle(0.0)
+    for level in ('warn', 'info', 'error', 'warn', 'info'):
+        throttled_log(logger, throttle, 'key', 'text', level)

@@ -48,6 +48,22 @@ def token_events(incompatible, lost):
             SubscriptionEventCallbacks(incompatible_qos=incompatible)]
 
 
+def throttled_log(logger, throttle, key, text, level='warn'):
+    """Log ``text`` at ``level`` unless ``throttle`` holds ``key`` back; say how many it held."""
+    held = throttle.allow(key)
+    if held is None:
+        return
+    text += f' ({held} more like this since the last)' if held else ''
+    # One call site per level: rclpy (Humble, Jazzy) raises ValueError when one call site
+    # logs at a second level.
+    if level == 'warn':
+        logger.warn(text)
+    elif level == 'error':
+        logger.error(text)
+    else:
+        logger.info(text)
+
+
 class Outputs:
     """The command publishers of one token_decoder and the reused messages they send."""
 

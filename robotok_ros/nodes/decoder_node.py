@@ -16,6 +16,8 @@ Safe by default: motion is disabled until ``~/enable`` (``start_enabled`` false)
 ``dry_run`` sends would-be commands to ``robotok/dry_run/*`` only, and the
 workspace box of the profile needs the measured pose on ``robotok/ee_pose``.
 Every log line is throttled per kind (``WARN_PERIOD``), whatever the input rate.
+Beside token ids: whole generated sequences, RT-2 text and continuous chunks
+(``nodes.decoder_inputs``), each through ``feed`` like a token message.
 """
 
 import time
@@ -27,7 +29,8 @@ from rclpy.qos import qos_policy_name_from_kind
 from robotok_ros.errors import ConfigError
 from robotok_ros.nodes.base import RobotokNode, run_node
 from robotok_ros.nodes.decoder_inputs import declare_input_parameters, ExtraInputs
-from robotok_ros.nodes.decoder_io import Outputs, QOS, quiet_events, token_events, token_qos
+from robotok_ros.nodes.decoder_io import Outputs, QOS, quiet_events, throttled_log, \
+    token_events, token_qos
 from robotok_ros.nodes.decoder_params import accepted, declare_decoder_parameters, \
     declare_limit_parameters, live_changes, refused
 from robotok_ros.nodes.parameters import declare_tokenizer_parameters, profile_and_tokenizer
@@ -290,16 +293,7 @@ class TokenDecoder(RobotokNode):
 
     def _log(self, key, text, level='warn'):
         # Throttled by hand: rclpy's throttle_duration_sec follows the (maybe simulated) clock.
-        held = self.logs.allow(key)
-        if held is not None:
-            text += f' ({held} more like this since the last)' if held else ''
-            log = self.get_logger()  # one call site per level: rclpy refuses a level change
-            if level == 'warn':
-                log.warn(text)
-            elif level == 'error':
-                log.error(text)
-            else:
-                log.info(text)
+        throttled_log(self.get_logger(), self.logs, key, text, level)
 
 
 def main(args=None):
