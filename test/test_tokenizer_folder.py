@@ -104,7 +104,7 @@ BAD_CONFIG = [  # (edit of the saved mapping, text the one-line error must hold)
     (lambda c: c.update(kind=['vq']), 'kind must be a string naming a tokenizer kind, got '
      "['vq']"),
     (lambda c: c.update(kind='zz'), 'kind: tokenizer must be one of uniform, rt1, quantile, '
-     "openvla, vq, fast, fast_hf, dct_table, got 'zz'"),
+     "openvla, vq, fast, dct_table, fast_hf, got 'zz'"),
     (lambda c: c.update(settings=5), 'settings must be a mapping, got 5'),
     (lambda c: c.update(settings=['n_bins', 16]), 'settings must be a mapping, got '
      "['n_bins', 16]"),
