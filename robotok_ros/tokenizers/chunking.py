@@ -1,13 +1,41 @@
 """
 Cutting episodes into chunks, and measuring how much of a codebook chunks use.
 
-Shared by the chunk tokenizers (FAST, VQ), their training and analysis, so
-none of them imports another for a helper.
+Shared by the chunk tokenizers (FAST, FAST-format, VQ), their training and analysis,
+so none of them imports another for a helper; also the one throttled warning of a
+relaxed FAST decode.
 """
+
+import time
+import warnings
 
 import numpy as np
 from robotok_ros.errors import DataError
 from robotok_ros.fitting import stack_episodes
+
+LENGTH_WARN_PERIOD = 10.0  # seconds between two LengthFixWarnings of one tokenizer
+
+
+class LengthFixWarning(UserWarning):
+    """Token sequences did not make exactly one chunk and were padded or cut (relaxed)."""
+
+
+def warn_length_fix(tok, what, count, fixes=1):
+    """
+    Count ``fixes`` relaxed sequences on ``tok``; warn at most once per LENGTH_WARN_PERIOD.
+
+    ``what`` begins the message (which tokenizer, which sequence) and ``count`` is
+    the coefficient count it held. One warning per message would grow memory and
+    logs without bound (Python keeps every distinct warning it has shown).
+    """
+    tok.length_fixes, now = tok.length_fixes + fixes, time.monotonic()
+    if tok._last_warn is None or now - tok._last_warn >= LENGTH_WARN_PERIOD:
+        n, since = tok.chunk_steps * tok.dim, tok.length_fixes - tok._warned_fixes
+        tok._last_warn, tok._warned_fixes = now, tok.length_fixes
+        warnings.warn(f'{what} {count} DCT coefficients, not {tok.chunk_steps} x {tok.dim} = '
+                      f'{n}; {"padded with zeros" if count < n else "cut"}; {since} sequence(s) '
+                      f'fixed since the last warning, {tok.length_fixes} in all',
+                      LengthFixWarning, stacklevel=5)
 
 
 def sliding_chunks(episodes, chunk_steps, stride=1):

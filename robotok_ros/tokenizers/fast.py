@@ -37,24 +37,19 @@ no saved normaliser, pre-tokeniser or code is ever used.
 
 from dataclasses import replace
 import math
-import time
-import warnings
 
 import numpy as np
 from robotok_ros.errors import ConfigError, InvalidTokenError
 from robotok_ros.fitting import stack_episodes
 from robotok_ros.tokenizers.base import ActionTokenizer, check_actions
-from robotok_ros.tokenizers.chunking import sliding_chunks
+# LengthFixWarning and LENGTH_WARN_PERIOD are re-exported: one warning class for both FAST kinds.
+from robotok_ros.tokenizers.chunking import LENGTH_WARN_PERIOD, LengthFixWarning, \
+    sliding_chunks, warn_length_fix  # noqa: F401
 from robotok_ros.tokenizers.settings import Capabilities, FASTSettings
 from robotok_ros.tokenizers.symbol_bpe import MAX_SYMBOL_CLIP, SymbolBPE
 from scipy.fft import dct, idct
 
 MAX_COEFF_CLIP = MAX_SYMBOL_CLIP
-LENGTH_WARN_PERIOD = 10.0  # seconds between two LengthFixWarnings of one tokenizer
-
-
-class LengthFixWarning(UserWarning):
-    """Token sequences did not make exactly one chunk and were padded or cut (relaxed)."""
 
 
 class ChunkLengthError(InvalidTokenError):
@@ -293,15 +288,7 @@ class FASTTokenizer(ActionTokenizer):
         return np.clip(out, self._box_lo, self._box_hi, out=out)
 
     def _length_fix(self, index, count, fixes):
-        self.length_fixes, now = self.length_fixes + fixes, time.monotonic()
-        if self._last_warn is None or now - self._last_warn >= LENGTH_WARN_PERIOD:
-            n, since = self.chunk_steps * self.dim, self.length_fixes - self._warned_fixes
-            self._last_warn, self._warned_fixes = now, self.length_fixes
-            warnings.warn(f'fast (relaxed): sequence {index} holds {count} DCT coefficients, '
-                          f'not {self.chunk_steps} x {self.dim} = {n}; '
-                          f'{"padded with zeros" if count < n else "cut"}; {since} sequence(s) '
-                          f'fixed since the last warning, {self.length_fixes} in all',
-                          LengthFixWarning, stacklevel=4)
+        warn_length_fix(self, f'fast (relaxed): sequence {index} holds', count, fixes)
 
     # -- BPE state -----------------------------------------------------------------------------
     def bpe_json(self):

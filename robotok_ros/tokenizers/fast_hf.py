@@ -30,23 +30,19 @@ un-normalised after decoding, into the robot profile's units.
 
 from dataclasses import dataclass
 from pathlib import Path
-import time
 from typing import Optional
-import warnings
 
 import numpy as np
 from robotok_ros.errors import ConfigError, InvalidTokenError
 from robotok_ros.tokenizers.base import ActionTokenizer, check_actions
+# LengthFixWarning and LENGTH_WARN_PERIOD are re-exported: one warning class for both FAST kinds.
+from robotok_ros.tokenizers.chunking import LENGTH_WARN_PERIOD, LengthFixWarning, \
+    warn_length_fix  # noqa: F401
 from robotok_ros.tokenizers.fast_hf_codec import FastCodec, state_arrays, tokenizer_json
 from robotok_ros.tokenizers.settings import Capabilities, INT32_MAX, setting, Settings
 
 ID_MAPS = {'fast': (0, 1), 'paligemma': (257152 - 1 - 128, -1), 'qwen': (151665, 1)}
 NORM_MODES = ('none', 'quantile', 'mean_std', 'min_max')
-LENGTH_WARN_PERIOD = 10.0  # seconds between two LengthFixWarnings of one tokenizer
-
-
-class LengthFixWarning(UserWarning):
-    """FAST ids did not make exactly H x D coefficients and were padded or cut (relaxed)."""
 
 
 @dataclass(frozen=True)
@@ -262,15 +258,7 @@ class FastHFTokenizer(ActionTokenizer):
         return None
 
     def _length_fix(self, count):
-        self.length_fixes, now = self.length_fixes + 1, time.monotonic()
-        if self._last_warn is None or now - self._last_warn >= LENGTH_WARN_PERIOD:
-            n, since = self.chunk_steps * self.dim, self.length_fixes - self._warned_fixes
-            self._last_warn, self._warned_fixes = now, self.length_fixes
-            warnings.warn(f'fast_hf (relaxed): {count} DCT coefficients, not '
-                          f'{self.chunk_steps} x {self.dim} = {n}; '
-                          f'{"padded with zeros" if count < n else "cut"}; {since} sequence(s) '
-                          f'fixed since the last warning, {self.length_fixes} in all',
-                          LengthFixWarning, stacklevel=4)
+        warn_length_fix(self, 'fast_hf (relaxed):', count)
 
     # -- state: the BPE's tokenizer.json -------------------------------------------------------
     def tokenizer_json(self):
