@@ -1,5 +1,6 @@
 """DCT + BPE with a fitted step table: whole chunks by construction, bounded error, safe state."""
 
+import functools
 from pathlib import Path
 import re
 import sys
@@ -18,6 +19,7 @@ from safetensors.numpy import load_file, save_file
 import yaml
 
 from conftest import data_dir, SEVEN_DOF_PROFILE  # noqa: I100 - test-local helper module
+import episodes
 from tokenizer_folders import reseal
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'bench'))
@@ -25,19 +27,7 @@ PROFILE = profile_from_dict(yaml.safe_load(SEVEN_DOF_PROFILE), 'test7.yaml')
 H = 10
 
 
-def smooth_episodes(n, steps=60, seed=0):
-    """Return n episodes ``(steps, 7)``: slow sines in 60 % of each range, a binary gripper."""
-    rng = np.random.default_rng(seed)
-    centre, half = (PROFILE.lows + PROFILE.highs) / 2, (PROFILE.highs - PROFILE.lows) / 2
-    t = np.arange(steps)[:, None] / steps
-    eps = []
-    for _ in range(n):
-        freq, phase = rng.uniform(0.2, 1.5, PROFILE.dim), rng.uniform(0, 2 * np.pi, PROFILE.dim)
-        ep = centre + 0.6 * half * np.sin(2 * np.pi * freq * t + phase)
-        ep += rng.normal(0, 0.01, ep.shape) * half
-        ep[:, -1] = (np.sin(2 * np.pi * freq[-1] * t[:, 0] + phase[-1]) > 0).astype(float)
-        eps.append(ep)
-    return eps
+smooth_episodes = functools.partial(episodes.smooth_episodes, PROFILE, noise=0.01)
 
 
 @pytest.fixture(scope='module')

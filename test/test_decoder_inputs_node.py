@@ -3,6 +3,7 @@
 import json
 
 from diagnostic_msgs.msg import DiagnosticArray
+from episodes import sine_episodes
 from geometry_msgs.msg import TwistStamped
 import numpy as np
 import pytest
@@ -132,11 +133,7 @@ def test_openvla_sequence_text_and_chunk_move_the_arm_and_bad_ones_count(ros, pr
 
 def test_pi0_fast_sequence_and_a_normalised_chunk(ros, profile_path, tmp_path):
     profile = load_profile(profile_path)
-    rng = np.random.default_rng(0)
-    t = np.arange(60)[:, None] / 60
-    mid, half = (profile.lows + profile.highs) / 2, (profile.highs - profile.lows) / 2
-    eps = [mid + 0.5 * half * np.sin(2 * np.pi * rng.uniform(0.2, 1.5, 7) * t +
-                                     rng.uniform(0, 6, 7)) for _ in range(8)]
+    eps = sine_episodes(profile)
     tok = make_tokenizer('fast', profile, chunk_steps=5, scale=10, vocab=300,
                          vocab_offset=1000).fit(eps)
     tok.save(tmp_path / 'fast')

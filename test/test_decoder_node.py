@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from episodes import sine_episodes
 from geometry_msgs.msg import PoseStamped, TwistStamped
 import numpy as np
 import pytest
@@ -296,11 +297,7 @@ CHUNK_TOKENIZERS = {
 @pytest.mark.parametrize('kind', ['fast', pytest.param('vq', marks=pytest.mark.torch)])
 def test_learned_chunk_tokenizer_plugs_in_from_tokenizer_path(ros, profile_path, tmp_path, kind):
     profile = load_profile(profile_path)
-    rng = np.random.default_rng(0)
-    t = np.arange(60)[:, None] / 60
-    mid, half = (profile.lows + profile.highs) / 2, (profile.highs - profile.lows) / 2
-    eps = [mid + 0.5 * half * np.sin(2 * np.pi * rng.uniform(0.2, 1.5, 7) * t +
-                                     rng.uniform(0, 6, 7)) for _ in range(8)]
+    eps = sine_episodes(profile)
     tok = make_tokenizer(kind, profile, **CHUNK_TOKENIZERS[kind]).fit(eps)
     tok.save(tmp_path / kind)
     dec = Decoder(ros, profile_path, tokenizer=kind, tokenizer_path=str(tmp_path / kind))

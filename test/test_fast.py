@@ -1,5 +1,6 @@
 """DCT + BPE (FAST-style) tokenizer: whole chunks by construction, bounded error, safe state."""
 
+import functools
 import json
 from pathlib import Path
 import subprocess
@@ -22,24 +23,14 @@ from scipy.fft import dct
 import yaml
 
 from conftest import data_dir, SEVEN_DOF_PROFILE  # noqa: I100 - test-local helper module
+import episodes
 from tokenizer_folders import reseal
 
 PROFILE = profile_from_dict(yaml.safe_load(SEVEN_DOF_PROFILE), 'test7.yaml')
 H = 10
 
 
-def smooth_episodes(n, steps=60, seed=0):
-    """Return n smooth episodes: slow sines inside 60 % of each range, a binary gripper."""
-    rng = np.random.default_rng(seed)
-    centre, half = (PROFILE.lows + PROFILE.highs) / 2, (PROFILE.highs - PROFILE.lows) / 2
-    t = np.arange(steps)[:, None] / steps
-    eps = []
-    for _ in range(n):
-        freq, phase = rng.uniform(0.2, 1.5, PROFILE.dim), rng.uniform(0, 2 * np.pi, PROFILE.dim)
-        ep = centre + 0.6 * half * np.sin(2 * np.pi * freq * t + phase)
-        ep[:, -1] = (np.sin(2 * np.pi * freq[-1] * t[:, 0] + phase[-1]) > 0).astype(float)
-        eps.append(ep)
-    return eps
+smooth_episodes = functools.partial(episodes.smooth_episodes, PROFILE)
 
 
 @pytest.fixture(scope='module')
