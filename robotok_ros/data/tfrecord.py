@@ -201,31 +201,35 @@ def example_features(payload):
     return out
 
 
+# tf.train.Feature's oneof field numbers (feature.proto): which list a feature holds.
+BYTES_LIST, FLOAT_LIST, INT64_LIST = 1, 2, 3
+
+
 def decode_feature(payload, span):
     """Return the numbers of one ``tf.train.Feature`` as float64 ``(N,)``; bytes raise."""
     parts = []
-    for kind, wire, list_span in _fields(payload, *span):
-        if kind == 1:
+    for field, wire, list_span in _fields(payload, *span):
+        if field == BYTES_LIST:
             raise _ProtoError('holds bytes (e.g. images or text), not numbers')
-        if kind not in (2, 3) or wire != 2:
+        if field not in (FLOAT_LIST, INT64_LIST) or wire != 2:
             continue
         for number, value_wire, value in _fields(payload, *list_span):
             if number != 1:
                 continue
-            if kind == 2 and value_wire == 2:
+            if field == FLOAT_LIST and value_wire == 2:
                 start, stop = value
                 if (stop - start) % 4:
                     raise _ProtoError('packed float list length is not a multiple of 4')
                 parts.append(np.frombuffer(payload, '<f4', (stop - start) // 4, start))
-            elif kind == 2 and value_wire == 5:
+            elif field == FLOAT_LIST and value_wire == 5:
                 parts.append(np.frombuffer(payload, '<f4', 1, value[0]))
-            elif kind == 3 and value_wire == 2:
+            elif field == INT64_LIST and value_wire == 2:
                 ints, pos = [], value[0]
                 while pos < value[1]:
                     v, pos = _varint(payload, pos, value[1])
                     ints.append(v - (1 << 64) if v >= 1 << 63 else v)
                 parts.append(np.array(ints, dtype=np.float64))
-            elif kind == 3 and value_wire == 0:
+            elif field == INT64_LIST and value_wire == 0:
                 parts.append(np.array([value - (1 << 64) if value >= 1 << 63 else value],
                                       dtype=np.float64))
     if not parts:
