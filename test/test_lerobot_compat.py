@@ -78,3 +78,18 @@ def test_a_fractional_fps_is_refused_with_the_flag_that_fixes_it(exported, tmp_p
                  '7.5']) != 0
     err = capsys.readouterr().err
     assert 'fps 7.5 is not a whole number' in err and '--fps' in err
+
+
+def test_lerobot_reads_the_recorded_robot_state_as_observation_state(exported, tmp_path):
+    from robotok_ros.data.bags import read_bag
+    from test_observations import make_state_bag
+    _, _, profile = exported
+    bags = [tmp_path / 'bags' / f'episode_{i:06d}' for i in range(2)]
+    for i, bag in enumerate(bags):
+        make_state_bag(bag, profile, (12, 9)[i], index=i)
+    assert main(['export-lerobot', str(tmp_path / 'bags'), '--out', str(tmp_path / 'ds')]) == 0
+    got = load_with_lerobot(tmp_path / 'ds')
+    want = np.concatenate([read_bag(b).observation_state()[0] for b in bags])
+    assert got['num_frames'] == len(want) == 21
+    np.testing.assert_allclose([f['observation.state'] for f in got['frames']], want,
+                               rtol=1e-6, atol=1e-7)

@@ -294,11 +294,16 @@ def episode_path(output_dir, index):
     return Path(output_dir) / f'{EPISODE_PREFIX}{int(index):06d}'
 
 
-def episode_metadata(profile, tokenizer, task, index, tokenizer_path=''):
-    """Return the JSON-able metadata of one episode: robot profile, tokenizer, task, index."""
+def episode_metadata(profile, tokenizer, task, index, tokenizer_path='', observations=()):
+    """
+    Return the JSON-able metadata of one episode: robot profile, tokenizer, task, index.
+
+    ``observations``: the recorded topics that hold robot state (resolved names).
+    """
     lo, hi = tokenizer.id_range
     return {
         'episode_index': int(index), 'task': str(task),
+        'observation_topics': [str(t) for t in observations],
         'robot_profile': profile.to_dict(), 'control_rate_hz': profile.control_rate_hz,
         'tokenizer': {'kind': tokenizer.kind, 'settings': tokenizer.settings(),
                       'path': str(tokenizer_path), 'chunk_steps': int(tokenizer.chunk_steps),

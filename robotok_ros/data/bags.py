@@ -3,7 +3,8 @@ Read robotok episode bags (rosbag2 / MCAP, written by ``episode_recorder``) with
 
 A bag holds ``/robotok/teleop_action`` (Float64MultiArray, layout ``[T, D]``,
 the first dimension's label ``step=<i>;stamp=<ns>``), ``/robotok/teleop_tokens``
-(Int32MultiArray, same label) and ``/robotok/episode_metadata`` (JSON text).
+(Int32MultiArray, same label), ``/robotok/episode_metadata`` (JSON text) and the
+state topics its metadata lists as ``observation_topics`` (``data/observations.py``).
 Messages are matched by step index, not by arrival order.
 """
 
@@ -15,6 +16,7 @@ from typing import List
 
 import numpy as np
 from robotok_ros.data.bag_writer import typestore
+from robotok_ros.data.observations import align, Series, series, TYPES as STATE_TYPES
 from robotok_ros.data.wire import ACTION_TOPIC, METADATA_TOPIC, TOKENS_TOPIC
 from robotok_ros.data.wire import parse_step_label, step_label
 from robotok_ros.errors import DataError
@@ -27,7 +29,8 @@ class BagEpisode:
 
     ``actions``: (T, D) float64; ``steps``: (T,) step indices; ``stamps_ns``: (T,);
     ``token_messages``: one (N,) int64 array per token message, ``token_steps``
-    the step index each starts at; ``metadata``: the recorder's JSON metadata.
+    the step index each starts at; ``metadata``: the recorder's JSON metadata;
+    ``observations``: one Series per recorded state topic.
     """
 
     path: Path
@@ -37,6 +40,14 @@ class BagEpisode:
     token_messages: List[np.ndarray] = field(default_factory=list)
     token_steps: List[int] = field(default_factory=list)
     metadata: dict = field(default_factory=dict)
+    observations: List[Series] = field(default_factory=list)
+
+    def observation_state(self):
+        """Return ``(state (T, S), names, early)``: each step's as-of robot state."""
+        try:
+            return align(self.observations, self.stamps_ns)
+        except DataError as exc:
+            raise DataError(f'{self.path}: {exc}') from None
 
     @property
     def task(self):
@@ -101,6 +112,7 @@ def read_bag(path, action_topic=ACTION_TOPIC, tokens_topic=TOKENS_TOPIC):
                         f'flush; run `robotok repair-bag {path}`')
     store = typestore()
     rows, steps, stamps, tokens, token_steps, metadata = [], [], [], [], [], {}
+    state_msgs = {}  # topic -> [(msgtype, msg, t_ns)]: kept until metadata names the topics
     try:
         with Reader(path) as reader:
             topics = {c.topic for c in reader.connections}
@@ -124,16 +136,25 @@ def read_bag(path, action_topic=ACTION_TOPIC, tokens_topic=TOKENS_TOPIC):
                     msg = store.deserialize_cdr(raw, conn.msgtype)
                     tokens.append(np.asarray(msg.data, dtype=np.int64))
                     token_steps.append((_label(msg) or (len(token_steps), 0))[0])
+                elif conn.msgtype in STATE_TYPES:
+                    state_msgs.setdefault(conn.topic, []).append(
+                        (conn.msgtype, store.deserialize_cdr(raw, conn.msgtype), t_ns))
     except (ReaderError, ValueError, KeyError, TypeError, IndexError, struct.error,
             OSError) as exc:
         # A truncated file makes rosbags fail in several ways (ord('') is a TypeError).
         raise DataError(f'{path}: cannot be read as a robotok episode bag ({exc}); if the '
                         f'recorder was killed, run `robotok repair-bag {path}`') from None
+    try:
+        observations = [series(t, state_msgs.get(t, []))
+                        for t in metadata.get('observation_topics', [])]
+    except DataError as exc:
+        raise DataError(f'{path}: {exc}') from None
     dim = rows[0].shape[1] if rows else len(metadata.get('robot_profile', {}).get(
         'dimensions', [])) or 0
     actions = np.concatenate(rows) if rows else np.zeros((0, dim))
     return BagEpisode(path, actions, np.asarray(steps, dtype=np.int64),
-                      np.asarray(stamps, dtype=np.int64), tokens, token_steps, metadata)
+                      np.asarray(stamps, dtype=np.int64), tokens, token_steps, metadata,
+                      observations)
 
 
 def read_bag_episodes(path, key=None):

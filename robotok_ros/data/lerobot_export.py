@@ -1,7 +1,7 @@
 """
 Write recorded episodes as a LeRobotDataset v3-style folder (Cadene et al. 2024, "LeRobot").
 
-Layout (lerobot ``LeRobotDataset`` v3.0, action-only: no cameras, no state)::
+Layout (lerobot ``LeRobotDataset`` v3.0; no cameras)::
 
     meta/info.json                          codebase_version, fps, features, totals, paths
     meta/stats.json                         min / max / mean / std / count (+ q01, q99)
@@ -12,13 +12,16 @@ Layout (lerobot ``LeRobotDataset`` v3.0, action-only: no cameras, no state)::
 Data columns: ``action`` (fixed-size list<float32>, D), ``action_tokens``
 (list<int64>: a step's D ids, or for chunk tokenizers the chunk's ids on its
 first frame and an empty list on the others), ``timestamp`` (float32,
-``frame_index / fps``), ``frame_index``, ``episode_index``, ``task_index``, ``index``.
+``frame_index / fps``), ``frame_index``, ``episode_index``, ``task_index``, ``index``,
+and where the bags hold robot state, ``observation.state`` (float32, S: each step's
+as-of state, its names in info.json, ``data/observations.py``).
 """
 
 import json
 from pathlib import Path
 
 import numpy as np
+from robotok_ros.data.observations import align
 from robotok_ros.errors import DataError
 
 CODEBASE_VERSION = 'v3.0'
@@ -40,6 +43,26 @@ def _stats(values):
             'mean': values.mean(0).tolist(), 'std': values.std(0).tolist(),
             'count': [int(len(values))], 'q01': np.quantile(values, 0.01, 0).tolist(),
             'q99': np.quantile(values, 0.99, 0).tolist()}
+
+
+def _states(episodes):
+    """
+    Return each episode's ``(T, S)`` state and the names, or ``(None, None)`` without state.
+
+    Only state topics with messages count: a robot that never published its pose gives
+    no pose columns.  Episodes must agree on the names (else DataError naming both).
+    """
+    states, names, first = [], None, None
+    for ep in episodes:
+        state, got, _ = align([s for s in ep.observations if len(s.stamps_ns)], ep.stamps_ns)
+        if names is None:
+            names, first = got, ep.path
+        elif got != names:
+            only = sorted(set(names) ^ set(got)) or ['(the order)']
+            raise DataError(f'{ep.path}: its robot state differs from that of {first} in '
+                            f'{only[0]} ({len(only)} names differ); export them apart')
+        states.append(state.astype(np.float32))
+    return (states, names) if names else (None, None)
 
 
 def _integer_fps(fps, path):
@@ -94,6 +117,7 @@ def export_lerobot(episodes, out, fps=None, robot_type=None):
     meta = episodes[0].metadata
     fps = _integer_fps(fps or meta.get('control_rate_hz') or 0, episodes[0].path)
     names = [d['name'] for d in meta.get('robot_profile', {}).get('dimensions', [])]
+    states, state_names = _states(episodes)
     keys = ('action', 'action_tokens', 'timestamp', 'frame_index', 'episode_index',
             'task_index', 'index')
     tasks, cols, ep_rows = {}, {k: [] for k in keys}, []
@@ -115,7 +139,16 @@ def export_lerobot(episodes, out, fps=None, robot_type=None):
                         'source_bag': str(ep.path)})
         start += n
     action = np.concatenate(cols['action'])
+    extra, extra_features = {}, {}
+    if states:
+        state = np.concatenate(states)
+        extra['observation.state'] = pa.FixedSizeListArray.from_arrays(
+            pa.array(state.reshape(-1)), len(state_names))
+        extra_features['observation.state'] = {'dtype': 'float32',
+                                               'shape': [len(state_names)],
+                                               'names': state_names}
     table = pa.table({
+        **extra,
         'action': pa.FixedSizeListArray.from_arrays(pa.array(action.reshape(-1)), dim),
         'action_tokens': pa.array(cols['action_tokens'], type=pa.list_(pa.int64())),
         **{k: pa.array(np.concatenate(cols[k]).astype(
@@ -135,6 +168,7 @@ def export_lerobot(episodes, out, fps=None, robot_type=None):
         'chunks_size': CHUNKS_SIZE, 'fps': fps, 'splits': {'train': f'0:{len(episodes)}'},
         'data_path': DATA_PATH, 'video_path': None,
         'features': {
+            **extra_features,
             'action': {'dtype': 'float32', 'shape': [dim], 'names': names or None},
             'action_tokens': {'dtype': 'int64', 'shape': [tok.get('tokens_per_step') or -1],
                               'names': None, 'tokenizer': tok},
@@ -142,7 +176,8 @@ def export_lerobot(episodes, out, fps=None, robot_type=None):
             'frame_index': scalar, 'episode_index': scalar, 'index': scalar,
             'task_index': scalar}}
     (out / 'meta' / 'info.json').write_text(json.dumps(info, indent=2, default=str))
-    stats = {'action': _stats(action),
+    stats = {**({'observation.state': _stats(state)} if states else {}),
+             'action': _stats(action),
              'timestamp': _stats(np.concatenate(cols['timestamp'])),
              'frame_index': _stats(np.concatenate(cols['frame_index'])),
              'episode_index': _stats(np.concatenate(cols['episode_index'])),

@@ -13,6 +13,12 @@ METADATA_TOPIC = '/robotok/episode_metadata'
 TOKENS_TYPE = 'std_msgs/msg/Int32MultiArray'
 ACTION_TYPE = 'std_msgs/msg/Float64MultiArray'
 STRING_TYPE = 'std_msgs/msg/String'
+# The robot state episode_recorder records beside the actions by default (what a policy
+# sees): joint states (gripper fingers included) and the end-effector pose.  In simulation
+# sim_arm's task state (the cube) is added; data/observations.py reads them back.
+OBSERVATION_TOPICS = ('/joint_states=sensor_msgs/msg/JointState',
+                      '/robotok/ee_pose=geometry_msgs/msg/PoseStamped')
+SIM_TASK_STATE = '/sim_arm/task_state=std_msgs/msg/String'
 
 
 def relative(topic):

@@ -8,6 +8,10 @@ costs no deserialisation.  The task text is the ``task`` parameter, replaced
 by the latest ``std_msgs/String`` on ``robotok/task``.  A flush timer makes the
 bag durable every ``flush_period`` seconds; stop waits ``stop_grace`` seconds
 for messages still in flight; shutdown closes an open bag cleanly.
+The state topics in ``observation_topics`` (joint states and the end-effector
+pose by default; sim_arm's task state in simulation) are recorded the same way and
+named in the episode's metadata, so an export pairs each step with the robot state
+the policy saw (``data/observations.py``).
 ``~/status`` (std_msgs/String, JSON) reports recording state and counts;
 ``/diagnostics`` (1 Hz) the level (``runtime/recorder_health.py``), messages
 written and lost, last flush age, lag and disk errors.
@@ -26,8 +30,9 @@ import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from robotok_ros.data.wire import ACTION_TOPIC, ACTION_TYPE, relative, TOKENS_TOPIC, \
-    TOKENS_TYPE
+from robotok_ros.data.observations import TYPES as STATE_TYPES
+from robotok_ros.data.wire import ACTION_TOPIC, ACTION_TYPE, OBSERVATION_TOPICS, relative, \
+    TOKENS_TOPIC, TOKENS_TYPE
 from robotok_ros.errors import ConfigError, DataError, DiskError
 from robotok_ros.nodes.base import RobotokNode, run_node
 from robotok_ros.nodes.parameters import declare, declare_tokenizer_parameters, \
@@ -43,26 +48,26 @@ LEVELS = {'OK': DiagnosticStatus.OK, 'WARN': DiagnosticStatus.WARN,
           'ERROR': DiagnosticStatus.ERROR}
 
 
-def message_class(type_name):
+def message_class(type_name, parameter='raw_topics'):
     """Return the rclpy message class of ``pkg/msg/Name`` (ConfigError when unknown)."""
     parts = type_name.split('/')
     if len(parts) != 3 or parts[1] != 'msg':
-        raise ConfigError(f'parameter raw_topics: type must look like pkg/msg/Name, '
+        raise ConfigError(f'parameter {parameter}: type must look like pkg/msg/Name, '
                           f'got {type_name!r}')
     try:
         return getattr(importlib.import_module(f'{parts[0]}.msg'), parts[2])
     except (ImportError, AttributeError):
-        raise ConfigError(f'parameter raw_topics: message type {type_name!r} is not '
+        raise ConfigError(f'parameter {parameter}: message type {type_name!r} is not '
                           'installed') from None
 
 
-def parse_raw_topics(entries):
+def parse_raw_topics(entries, parameter='raw_topics'):
     """Return ``{topic: type}`` from ``['topic=pkg/msg/Name', ...]``."""
     out = {}
     for entry in entries:
         topic, sep, type_name = entry.partition('=')
         if not sep or not topic:
-            raise ConfigError(f'parameter raw_topics: entries look like '
+            raise ConfigError(f'parameter {parameter}: entries look like '
                               f'topic=pkg/msg/Name, got {entry!r}')
         out[topic] = type_name
     return out
@@ -82,6 +87,9 @@ class EpisodeRecorder(RobotokNode):
                             'latest message on robotok/task replaces it.', read_only=False)
         raw = declare(self, 'raw_topics', [''], 'Raw teleop topics to record too, as '
                       'topic=pkg/msg/Name entries.')
+        state = declare(self, 'observation_topics', [relative(t) for t in OBSERVATION_TOPICS],
+                        'Robot state topics to record as observations (topic=pkg/msg/Name: '
+                        'JointState, PoseStamped or JSON String); [""] records none.')
         self.flush_period = declare(self, 'flush_period', 0.5, 'Seconds between flushes: '
                                     'what a crash can lose at most.', float_range=(0.01, 60.0))
         self.fsync = declare(self, 'fsync', True, 'fsync every flush (survives power loss, '
@@ -102,14 +110,25 @@ class EpisodeRecorder(RobotokNode):
         # the bag stores resolved names (read_bag finds '/<ns>/robotok/...' too).
         topics = {relative(TOKENS_TOPIC): TOKENS_TYPE, relative(ACTION_TOPIC): ACTION_TYPE}
         topics.update(parse_raw_topics([e for e in raw if e]))
+        observed = parse_raw_topics([e for e in state if e], 'observation_topics')
+        for topic, type_name in observed.items():
+            if type_name not in STATE_TYPES:
+                raise ConfigError(f'parameter observation_topics: {topic} has type '
+                                  f'{type_name}; state is one of {", ".join(STATE_TYPES)}')
+        topics.update(observed)
         qos = QoSProfile(depth=depth or 1, reliability=ReliabilityPolicy.RELIABLE,
                          history=HistoryPolicy.KEEP_LAST if depth else HistoryPolicy.KEEP_ALL)
+        # State is sampled as-of per step, so a lost state message costs nothing: best effort
+        # hears reliable and best-effort (sensor data) publishers alike.
+        state_qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.BEST_EFFORT,
+                               history=HistoryPolicy.KEEP_LAST)
         self.topics = {}
         for topic, type_name in topics.items():
             resolved = self.resolve_topic_name(topic)
             self.topics[resolved] = type_name
             self.create_subscription(message_class(type_name), topic,
-                                     self._writer_callback(resolved), qos, raw=True)
+                                     self._writer_callback(resolved),
+                                     state_qos if topic in observed else qos, raw=True)
         self.create_subscription(String, 'robotok/task', self.on_task, 10)
         status_qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                                 durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -120,7 +139,8 @@ class EpisodeRecorder(RobotokNode):
         self._error_logged, self._errors_held = None, 0
         self.core = RecorderCore(self.profile, self.tokenizer, self.output_dir, self.topics,
                                  values['tokenizer_path'], self.fsync, self.task,
-                                 on_error=self.on_disk_error, flush_period=self.flush_period)
+                                 on_error=self.on_disk_error, flush_period=self.flush_period,
+                                 observations=[self.resolve_topic_name(t) for t in observed])
         self.health = RecorderHealth(window)
         self.stop_timer = None
         self.create_timer(self.flush_period, self.core.flush)

@@ -29,8 +29,10 @@ class RecorderCore:
     """One episode bag at a time in ``output_dir``; see the module docstring."""
 
     def __init__(self, profile, tokenizer, output_dir, topics, tokenizer_path='', fsync=True,
-                 task='', on_error=None, clock=time.monotonic, flush_period=0.5):
+                 task='', on_error=None, clock=time.monotonic, flush_period=0.5,
+                 observations=()):
         self.profile, self.tokenizer, self.tokenizer_path = profile, tokenizer, tokenizer_path
+        self.observations = tuple(observations)  # the topics of ``topics`` that hold state
         self.output_dir, self.topics, self.fsync, self.task = output_dir, topics, fsync, task
         self.on_error, self.clock, self.flush_period = on_error, clock, float(flush_period)
         self.late_flushes = 0     # flushes that came LATE_FLUSHES flush periods after the last
@@ -65,7 +67,7 @@ class RecorderCore:
                              f'{os_problem(exc)}')
             raise DiskError(self.disk_error) from None
         meta = episode_metadata(self.profile, self.tokenizer, self.task, index,
-                                self.tokenizer_path)
+                                self.tokenizer_path, self.observations)
         path = episode_path(self.output_dir, index)
         try:
             self.writer = EpisodeWriter(path, self.topics, meta, start_ns=now_ns,
