@@ -19,7 +19,7 @@ import yaml
 TOP_KEYS = {'name', 'description', 'frame_id', 'control_rate_hz', 'dimensions', 'gripper',
             'safety'}
 REQUIRED_TOP = ('name', 'frame_id', 'control_rate_hz', 'dimensions', 'safety')
-DIM_KEYS = {'name', 'unit', 'min', 'max', 'scale', 'q01', 'q99'}
+DIM_KEYS = {'name', 'unit', 'min', 'max', 'scale', 'q01', 'q99', 'column', 'controller_limits'}
 GRIPPER_KEYS = {'dimension', 'mode', 'open_value', 'closed_value', 'command_open',
                 'command_closed'}
 SAFETY_KEYS = {'max_linear_speed', 'max_angular_speed', 'max_linear_accel', 'max_angular_accel',
@@ -54,11 +54,32 @@ def _robot_dirs():
         yield base if base in env and not robots.is_dir() else robots
 
 
+def _declared_name(path):
+    # The name: field a file gives itself, or None when it cannot be read as a profile.
+    try:
+        data = yaml.safe_load(path.read_text(encoding='utf-8'))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    name = data.get('name') if isinstance(data, dict) else None
+    return name if isinstance(name, str) and name else None
+
+
+def _folder_profiles(folder):
+    # (name, path) of each YAML file: its file name, and its name: field when that differs,
+    # so a profile written by `robotok fit --name X --out any.yaml` is found as X.
+    for path in sorted(folder.glob('*.yaml')):
+        yield path.stem, path
+        declared = _declared_name(path)
+        if declared and declared != path.stem:
+            yield declared, path
+
+
 def list_profiles():
-    """Names of every profile found, sorted."""
+    """Names of every profile found (a file's ``name:`` field, else its file name), sorted."""
     names = set()
     for folder in _robot_dirs():
-        names.update(p.stem for p in folder.glob('*.yaml'))
+        # The name a file declares is the one to pass as --robot (its file name works too).
+        names.update(_declared_name(p) or p.stem for p in folder.glob('*.yaml'))
     return sorted(names)
 
 
@@ -76,6 +97,14 @@ def find_profile(name_or_path):
         path = folder / f'{text}.yaml'
         if path.is_file():
             return path
+        # A file named otherwise that declares this name: a file name match in any
+        # folder searched later does not win over it, as folder order is the override order.
+        found = [p for name, p in _folder_profiles(folder) if name == text]
+        if len(found) > 1:
+            raise ConfigError(f'robot profile {text!r} is declared by {len(found)} files in '
+                              f'{folder}: {", ".join(p.name for p in found)}; rename one')
+        if found:
+            return found[0]
     known = ', '.join(list_profiles()) or '(none found)'
     raise ConfigError(f'unknown robot profile {text!r}; known: {known}')
 

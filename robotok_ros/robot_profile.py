@@ -9,7 +9,7 @@ error names the file, the key and the offending value.
 from dataclasses import dataclass, field
 import hashlib
 import json
-from typing import Optional, Tuple
+from typing import Optional, Tuple, Union
 
 import numpy as np
 from robotok_ros.errors import ConfigError
@@ -41,6 +41,10 @@ class Dimension:
 
     ``scale`` converts one action unit into physical units per control step
     (robosuite OSC: 0.05 m per unit); it is 1.0 when the action is physical.
+    ``column``: the file column this dimension is read from (an index or the file's
+    column name; None: in order).  ``controller_limits``: min/max are the limits the
+    controller clips its input to, which ``robotok fit`` keeps; None means "when
+    scale != 1", a normalized controller input such as robosuite OSC's -1..1.
     """
 
     name: str
@@ -50,10 +54,20 @@ class Dimension:
     scale: float = 1.0
     q01: Optional[float] = None
     q99: Optional[float] = None
+    column: Optional[Union[int, str]] = None
+    controller_limits: Optional[bool] = None
     source: str = field(default='', compare=False, repr=False)
 
     def __post_init__(self):
         key = f'dimensions.{self.name}'
+        col = self.column
+        if col is not None and (isinstance(col, bool) or not isinstance(col, (int, str))
+                                or (isinstance(col, int) and col < 0) or col == ''):
+            raise ConfigError(f'{_where(self.source, key + ".column")} must be a column index '
+                              f'(0, 1, ...) or a column name, got {col!r}')
+        if self.controller_limits is not None and not isinstance(self.controller_limits, bool):
+            raise ConfigError(f'{_where(self.source, key + ".controller_limits")} must be '
+                              f'true or false, got {self.controller_limits!r}')
         if not isinstance(self.name, str) or not self.name:
             raise ConfigError(f'{_where(self.source, "dimensions.name")} must be a non-empty '
                               f'string, got {self.name!r}')
@@ -82,6 +96,11 @@ class Dimension:
             if not self.q01 < self.q99:
                 raise ConfigError(f'{_where(self.source, key)}: q01 must be < q99, got '
                                   f'q01={self.q01!r} q99={self.q99!r}')
+
+    @property
+    def keeps_limits(self):
+        """Tell whether min/max are a controller's input limits that ``fit`` must keep."""
+        return self.scale != 1.0 if self.controller_limits is None else self.controller_limits
 
 
 @dataclass(frozen=True)
@@ -177,6 +196,11 @@ class RobotProfile:
                 raise ConfigError(f'{_where(src, "dimensions")}: name {dim.name!r} appears '
                                   'twice; names must be unique')
             seen.add(dim.name)
+        given = [d.column is not None for d in self.dimensions]
+        if any(given) and not all(given):
+            missing = self.dimensions[given.index(False)].name
+            raise ConfigError(f'{_where(src, "dimensions")}: give every dimension a column '
+                              f'or none; {missing!r} has none')
         if self.gripper is not None and self.gripper.dimension not in seen:
             raise ConfigError(f'{_where(src, "gripper.dimension")} must name one of '
                               f'{sorted(seen)}, got {self.gripper.dimension!r}')
@@ -225,7 +249,13 @@ class RobotProfile:
         """Index of dimension ``name``, or None when the profile lacks it."""
         return self.names.index(name) if name in self.names else None
 
-    def with_ranges(self, lows, highs, q01=None, q99=None, name=None):
+    @property
+    def columns(self):
+        """Return the file columns the dimensions are read from (``column`` keys), or None."""
+        cols = [d.column for d in self.dimensions]
+        return None if cols[0] is None else cols
+
+    def with_ranges(self, lows, highs, q01=None, q99=None, name=None, columns=None):
         """Return a copy with new per-dimension ranges (and quantiles), as ``fit`` produces."""
         dims = []
         for i, d in enumerate(self.dimensions):
@@ -233,10 +263,25 @@ class RobotProfile:
                 name=d.name, unit=d.unit, scale=d.scale, low=float(lows[i]),
                 high=float(highs[i]),
                 q01=None if q01 is None else float(q01[i]),
-                q99=None if q99 is None else float(q99[i]), source=self.source))
+                q99=None if q99 is None else float(q99[i]),
+                column=d.column if columns is None else columns[i],
+                controller_limits=d.controller_limits, source=self.source))
         return RobotProfile(name=name or self.name, frame_id=self.frame_id,
                             control_rate_hz=self.control_rate_hz, dimensions=tuple(dims),
                             safety=self.safety, gripper=self.gripper,
+                            description=self.description, source=self.source)
+
+    def subset(self, names):
+        """Return a copy with only the dimensions ``names``, in that order (fit on fewer)."""
+        missing = [n for n in names if n not in self.names]
+        if missing:
+            raise ConfigError(f'profile {self.name} has no dimension {missing[0]!r} (it has '
+                              f'{", ".join(self.names)})')
+        gripper = self.gripper if self.gripper_name in names else None
+        return RobotProfile(name=self.name, frame_id=self.frame_id,
+                            control_rate_hz=self.control_rate_hz,
+                            dimensions=tuple(self.dimensions[self.index(n)] for n in names),
+                            safety=self.safety, gripper=gripper,
                             description=self.description, source=self.source)
 
     def to_dict(self):
@@ -249,6 +294,9 @@ class RobotProfile:
                 entry['scale'] = d.scale
             if d.q01 is not None:
                 entry.update(q01=d.q01, q99=d.q99)
+            for attr in ('column', 'controller_limits'):
+                if getattr(d, attr) is not None:
+                    entry[attr] = getattr(d, attr)
             out['dimensions'].append(entry)
         if self.gripper:
             g = self.gripper

@@ -13,20 +13,46 @@ FLAGS = {'tokenizer': '--tokenizer', 'tokenizer_path': '--tokenizer-path', 'robo
          'profile_path': '--profile'}
 
 
-def add_profile_args(parser, default='franka_panda'):
-    """Add ``--robot NAME`` / ``--profile PATH`` (one robot profile)."""
+def add_profile_args(parser):
+    """Add ``--robot NAME`` / ``--profile PATH`` (one robot profile; no silent default)."""
     group = parser.add_mutually_exclusive_group()
     group.add_argument('--robot', default=None,
-                       help=f'shipped robot profile name (default: {default}); see '
-                            '`robotok profile list`')
+                       help='robot profile name (see `robotok profile list`; a name: field on '
+                            'ROBOTOK_PROFILE_PATH counts too)')
     group.add_argument('--profile', default=None, metavar='PATH',
                        help='a robot profile YAML file of your own')
-    parser.set_defaults(default_robot=default)
+
+
+# The robot --synthetic demonstrations are generated for when no robot is named.
+SYNTHETIC_ROBOT = 'franka_panda'
+
+
+def missing_robot_error(args):
+    """Return the ConfigError for a command given neither --robot nor --profile."""
+    from robotok_ros.profile_loader import list_profiles
+    known = ', '.join(list_profiles()) or '(none found)'
+    text = f'give --robot NAME (one of: {known}) or --profile PATH'
+    if getattr(args, 'data', None):
+        text += ('; for a robot without a profile make one from the data: robotok fit --data '
+                 f'{" ".join(args.data)} --out my_robot.yaml, then --profile my_robot.yaml')
+    return ConfigError(text)
 
 
 def profile_from_args(args):
-    """Load the profile the user named."""
-    return load_profile(args.profile or args.robot or args.default_robot)
+    """
+    Load the profile the user named; naming none is an error listing the profiles.
+
+    Only generated demonstrations (``--synthetic N`` alone) fall back to SYNTHETIC_ROBOT,
+    and say so on stderr: no recorded data is ever read as a robot it may not be.
+    """
+    if args.profile or args.robot:
+        return load_profile(args.profile or args.robot)
+    if getattr(args, 'synthetic', None) is not None and not getattr(args, 'data', None):
+        import sys
+        print(f'note: no --robot given: the synthetic demonstrations are made for '
+              f'{SYNTHETIC_ROBOT} (give --robot NAME for another)', file=sys.stderr)
+        return load_profile(SYNTHETIC_ROBOT)
+    raise missing_robot_error(args)
 
 
 def flag_name(name):
@@ -121,29 +147,30 @@ def tokenizer_from_args(args, profile=None):
     return build_tokenizer(args.tokenizer, profile, given, name_of=flag_name)
 
 
+COLUMNS_HELP = ("choose and name the action columns: indices '0:6' or '0,1,2,6', the file's "
+                "column names 'x,y,z', NAME=INDEX to name them ('j1=0,j2=1'); default: the "
+                "profile's column keys, else every column")
+
+
 def add_data_args(parser, required=False):
-    """Add ``--data PATH`` / ``--synthetic N`` (recorded or generated episodes)."""
+    """Add ``--data PATH...`` / ``--synthetic N`` (recorded or generated episodes)."""
     group = parser.add_mutually_exclusive_group(required=required)
-    group.add_argument('--data', metavar='PATH',
+    group.add_argument('--data', nargs='+', metavar='PATH',
                        help='recorded demonstrations: robomimic .hdf5, RLDS .tfrecord, .npz, '
-                            '.csv, LeRobot parquet/folder, or a rosbag2 folder/.mcap')
+                            '.csv, LeRobot parquet/folder, or a rosbag2 folder/.mcap; several '
+                            'files or folders are joined')
     group.add_argument('--synthetic', type=int, metavar='N',
                        help='N generated demonstrations (minimum-jerk reaches and grasps)')
     parser.add_argument('--key', default=None,
                         help='dataset key/column holding actions (reader-specific default)')
+    parser.add_argument('--columns', default=None, metavar='SPEC', help=COLUMNS_HELP)
     parser.add_argument('--seed', type=int, default=0, help='seed for --synthetic')
 
 
 def episodes_from_args(args, profile):
     """Return the episodes (list of ``(T, D)``) the user pointed at; default 16 synthetic."""
     if getattr(args, 'data', None):
-        from robotok_ros.data.readers import read_episodes
-        episodes = read_episodes(args.data, key=args.key, dim=profile.dim)
-        bad = [i for i, ep in enumerate(episodes) if ep.shape[1] != profile.dim]
-        if bad:
-            raise ConfigError(f'{args.data}: episode {bad[0]} has {episodes[bad[0]].shape[1]} '
-                              f'action dimensions, profile {profile.name} has {profile.dim}')
-        return episodes
+        return read_paths(args.data, args.key, profile, getattr(args, 'columns', None))
     from robotok_ros.data.synthetic import generate_episodes
     return generate_episodes(profile, n_episodes=getattr(args, 'synthetic', None) or 16,
                              seed=getattr(args, 'seed', 0))
@@ -184,20 +211,41 @@ def add_split_data_args(parser, seed_help='seed of the split and of --synthetic'
                         help='share of episodes held out for validation (default 0.2, '
                              'at least 1)')
     parser.add_argument('--key', default=None, help='dataset key/column holding the actions')
+    parser.add_argument('--columns', default=None, metavar='SPEC', help=COLUMNS_HELP)
     parser.add_argument('--seed', type=int, default=0, help=f'{seed_help} (default 0)')
 
 
-def read_paths(paths, key, profile):
-    """Read and join the episodes of several files or folders, checking D against the profile."""
-    from robotok_ros.data.readers import read_episodes
+def read_paths(paths, key, profile, columns=None):
+    """
+    Read and join the episodes of several files or folders, checking D against the profile.
+
+    ``columns`` (``--columns``) chooses the action columns, else the profile's ``column``
+    keys do; a width that still differs from the profile's is an error saying how to go on.
+    """
+    from robotok_ros.data.readers import read_actions
+    what = '--columns' if columns is not None else f'profile {profile.name} column keys'
+    columns = columns if columns is not None else profile.columns
     episodes = []
     for path in paths:
-        for i, ep in enumerate(read_episodes(path, key=key, dim=profile.dim)):
+        eps = read_actions(path, key=key, dim=profile.dim, columns=columns, what=what).episodes
+        for i, ep in enumerate(eps):
             if ep.shape[1] != profile.dim:
                 raise ConfigError(f'{path}: episode {i} has {ep.shape[1]} action dimensions, '
-                                  f'profile {profile.name} has {profile.dim}')
-            episodes.append(ep)
+                                  f'profile {profile.name} has {profile.dim} '
+                                  f'({", ".join(profile.names)}); {_way_on(path, ep, profile)}')
+        episodes.extend(eps)
     return episodes
+
+
+def _way_on(path, ep, profile):
+    # What the user can do about a width mismatch: choose columns, or fit a profile.
+    new = f'fit a new profile: robotok fit --data {path} --out my_robot.yaml (without --robot)'
+    if ep.shape[1] > profile.dim:
+        return (f'choose {profile.dim} of them with --columns (e.g. --columns '
+                f'0:{profile.dim}), or {new}')
+    named = ','.join(f'{n}={j}' for j, n in enumerate(profile.names[:ep.shape[1]]))
+    return (f'name them after dimensions of {profile.name} to fit that part of it (robotok '
+            f'fit --robot {profile.name} --columns {named}), or {new}')
 
 
 def split_episodes(episodes, fraction, seed):
@@ -221,7 +269,7 @@ def train_val_from_args(args, profile):
         from robotok_ros.data.synthetic import generate_episodes
         episodes = generate_episodes(profile, n_episodes=args.synthetic, seed=args.seed)
     else:
-        episodes = read_paths(args.data, args.key, profile)
+        episodes = read_paths(args.data, args.key, profile, args.columns)
     if args.val_data:
-        return episodes, read_paths(args.val_data, args.key, profile)
+        return episodes, read_paths(args.val_data, args.key, profile, args.columns)
     return split_episodes(episodes, args.val_fraction, args.seed)

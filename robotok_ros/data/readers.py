@@ -11,7 +11,9 @@ surfaces as a raw h5py or pyarrow traceback.
 """
 
 import csv
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional, Tuple
 import zipfile
 
 import numpy as np
@@ -92,6 +94,30 @@ def _float_or_none(text):
         return None
 
 
+def _csv_numeric(values):
+    values = [float('nan') if v.strip() == '' else _float_or_none(v) for v in values]
+    return None if any(v is None for v in values) else np.array(values)
+
+
+def csv_action_names(path, key, header, rows):
+    """Return the action column names of a CSV table: ``key``'s, else every numeric one."""
+    def numeric(name):
+        return _csv_numeric([row[header.index(name)] for row in rows])
+
+    if key:
+        names = [k.strip() for k in key.split(',') if k.strip()]
+        for name in names:
+            if name not in header:
+                raise DataError(f'{path}: no column {name!r}; available: {", ".join(header)}')
+            if numeric(name) is None:
+                raise DataError(f'{path}: column {name!r} is not numeric')
+        return names
+    names = [h for h in header if h not in INDEX_COLUMNS and numeric(h) is not None]
+    if not names:
+        raise DataError(f'{path}: no numeric action columns; columns: {", ".join(header)}')
+    return names
+
+
 def read_csv(path, key=None):
     """
     Read ``.csv`` with a header row: one row per step.
@@ -115,20 +141,9 @@ def read_csv(path, key=None):
     columns = {h: [row[i].strip() for row in rows[1:]] for i, h in enumerate(header)}
 
     def numeric(name):
-        values = [float('nan') if v == '' else _float_or_none(v) for v in columns[name]]
-        return None if any(v is None for v in values) else np.array(values)
+        return _csv_numeric(columns[name])
 
-    if key:
-        names = [k.strip() for k in key.split(',') if k.strip()]
-        for name in names:
-            if name not in columns:
-                raise DataError(f'{path}: no column {name!r}; available: {", ".join(header)}')
-            if numeric(name) is None:
-                raise DataError(f'{path}: column {name!r} is not numeric')
-    else:
-        names = [h for h in header if h not in INDEX_COLUMNS and numeric(h) is not None]
-        if not names:
-            raise DataError(f'{path}: no numeric action columns; columns: {", ".join(header)}')
+    names = csv_action_names(path, key, header, rows[1:])
     actions = np.stack([numeric(n) for n in names], axis=1)
     if 'episode_index' in columns:
         episode_index = numeric('episode_index')
@@ -180,14 +195,80 @@ def _read_one(path, fmt, key, dim):
     return READERS[fmt](path, key)
 
 
-def read_episodes(path, fmt=None, key=None, dim=None):
+@dataclass(frozen=True)
+class Actions:
+    """
+    The episodes of one or more paths, with what the files say about their columns.
+
+    ``names``: the dimension name of each column (a ``--columns`` name, else the
+    file's), None where neither names it; ``rate_hz``: the control rate the files'
+    timestamps give, or None.
+    """
+
+    episodes: list
+    names: Optional[Tuple[Optional[str], ...]] = None
+    rate_hz: Optional[float] = None
+    paths: Tuple[str, ...] = ()
+
+
+def read_actions(paths, key=None, dim=None, columns=None, what='--columns', fmt=None):
+    """
+    Read and join the episodes of every path in ``paths`` (or one path) as Actions.
+
+    ``columns`` (see ``robotok_ros.data.columns.parse_columns``) chooses and names the
+    action columns of each file.  Files whose timestamps disagree on the rate by more
+    than 1 % are a DataError naming both.
+    """
+    from robotok_ros.data.columns import file_info, parse_columns, select_columns
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    columns = None if columns is None else parse_columns(columns, what)
+    episodes, names, rate, rate_from = [], None, None, None
+    for path in _files(paths):
+        eps = read_episodes(path, fmt=fmt, key=key, dim=None if columns else dim)
+        file_names, file_rate = file_info(path, ALIASES.get(fmt, fmt) or detect_format(path),
+                                          key)
+        if file_names is not None and len(file_names) != eps[0].shape[1]:
+            file_names = None  # names of another width describe something else: drop them
+        if columns is not None:
+            eps, file_names = select_columns(eps, columns, file_names, path, what)
+        if file_names is not None and any(n is not None for n in file_names):
+            names = names or tuple(file_names)
+        if file_rate is not None:
+            if rate is not None and abs(file_rate - rate) > 0.01 * rate:
+                raise DataError(f'{path}: timestamps give {file_rate:g} Hz, {rate_from} gives '
+                                f'{rate:g} Hz; fit data of one control rate')
+            rate, rate_from = rate if rate is not None else file_rate, rate_from or path
+        if episodes and eps[0].shape[1] != episodes[0].shape[1]:
+            raise DataError(f'{path}: episodes have {eps[0].shape[1]} action columns, '
+                            f'{paths[0]} has {episodes[0].shape[1]}; choose columns with '
+                            f'{what}')
+        episodes.extend(eps)
+    return Actions(episodes, names, rate, tuple(str(p) for p in paths))
+
+
+def _files(paths):
+    # A plain folder is read file by file, so each file's names and rate are its own.
+    for path in paths:
+        path = Path(path)
+        if path.is_dir() and detect_format(path) is None:
+            files = [p for p in sorted(path.iterdir(), key=lambda p: natural_key(p.name))
+                     if detect_format(p) is not None]
+            yield from files or [path]  # an empty folder: read_episodes names the problem
+        else:
+            yield path
+
+
+def read_episodes(path, fmt=None, key=None, dim=None, columns=None):
     """
     Read every episode in ``path`` as a list of ``(T, D)`` float64 arrays.
 
     ``fmt`` overrides the suffix (one of hdf5, tfrecord, npz, csv, parquet, rosbag2);
     ``key`` names the action dataset / feature / column; ``dim`` is D for flattened
     TFRecord features.  A plain folder is read file by file in natural name order.
+    ``columns`` chooses action columns (``'0:6'``, ``'0,1,2,6'``, names; see read_actions).
     """
+    if columns is not None:
+        return read_actions(path, key=key, dim=dim, columns=columns, fmt=fmt).episodes
     path = Path(path)
     if not path.exists():
         raise DataError(f'{path}: no such file or folder')
