@@ -15,121 +15,19 @@ Tokenizers: RT-2 uniform bins (Brohan et al., 2023, arXiv:2307.15818), RT-1
 et al., 2017, arXiv:1711.00937; VQ-BeT, Lee et al., 2024, arXiv:2403.03181).
 """
 
-from dataclasses import dataclass, field
+import sys
 import time
 
 import numpy as np
+from robotok_ros import checks
+# The specs moved to analysis_specs.py; these names stay importable from here.
+from robotok_ros.analysis_specs import parse_spec, parse_specs, TokenizerSpec  # noqa: F401
 from robotok_ros.errors import ConfigError, RobotokError
-from robotok_ros.fitting import fit_ranges
 from robotok_ros.robot_profile import LINEAR_NAMES
-from robotok_ros.tokenizers.registry import kinds, make_tokenizer, tokenizer_class
 
 DEFAULT_SPECS = ('uniform:256', 'uniform:256:ranges=profile', 'quantile:256', 'openvla',
                  'fast:H=10:scale=10', 'fast:H=10:scale=40', 'vq:K=8:C=64:R=2')
 BATCH = 2048
-
-
-def _value(text):
-    for convert in (int, float):
-        try:
-            return convert(text)
-        except ValueError:
-            pass
-    return {'true': True, 'false': False, 'none': None}.get(text.lower(), text)
-
-
-def _allowed(cls):
-    """Return the spec keys of a tokenizer class: its settings (and ``ranges`` if a choice)."""
-    return cls.settings_class.names() + (['ranges'] if cls.capabilities.ranges_choice else [])
-
-
-@dataclass(frozen=True)
-class TokenizerSpec:
-    """One configuration to compare: ``label`` as the user wrote it, kind and settings."""
-
-    label: str
-    kind: str
-    settings: dict = field(default_factory=dict)
-    ranges: str = 'data'
-
-    def __post_init__(self):
-        if self.kind not in kinds():
-            raise ConfigError(f'--tokenizers item {self.label!r}: unknown kind {self.kind!r} '
-                              f'(one of {", ".join(kinds())})')
-        if self.ranges not in ('data', 'profile'):
-            raise ConfigError(f'--tokenizers item {self.label!r}: ranges must be data or '
-                              f'profile, got {self.ranges!r}')
-        try:  # settings errors before any fitting starts
-            tokenizer_class(self.kind).settings_class.from_mapping(self.settings, 'settings')
-        except ConfigError as exc:
-            raise ConfigError(f'--tokenizers item {self.label!r}: {exc}') from None
-
-    @property
-    def capabilities(self):
-        """Return the capabilities of the spec's tokenizer class."""
-        return tokenizer_class(self.kind).capabilities
-
-    def build(self, profile, train=None):
-        """Return an unfitted tokenizer; ``ranges=data`` takes the ranges from ``train``."""
-        settings = dict(self.settings)
-        cls = tokenizer_class(self.kind)
-        if 'fit_ranges' in cls.settings_class.names():
-            settings['fit_ranges'] = self.ranges == 'data'
-        elif self.ranges == 'data' and train is not None and cls.capabilities.ranges_choice:
-            profile = fit_ranges(train, profile)
-        try:
-            return make_tokenizer(self.kind, profile, **settings)
-        except RobotokError as exc:
-            raise ConfigError(f'--tokenizers item {self.label!r}: {exc}') from None
-
-
-def parse_spec(item):
-    """
-    Parse ``kind[:N][:key=value...]`` (e.g. ``fast:H=10:scale=10``) into a TokenizerSpec.
-
-    Keys are the kind's settings (or their short aliases: ``N`` bins, ``H``/``K``
-    chunk_steps, ...) and ``ranges``; a bare number is the bin count of a kind
-    that has ``n_bins``.  Errors name the item.
-    """
-    label = item.strip()
-    kind, *parts = label.split(':')
-    if kind not in kinds():
-        raise ConfigError(f'--tokenizers item {label!r}: unknown kind {kind!r} '
-                          f'(one of {", ".join(kinds())})')
-    cls = tokenizer_class(kind)
-    allowed, aliases = _allowed(cls), cls.settings_class.aliases()
-    settings = dict(cls.analysis_defaults)
-    ranges = cls.capabilities.default_ranges
-    for part in parts:
-        key, sep, text = part.partition('=')
-        if not sep:
-            key, text = 'n_bins', part
-            if 'n_bins' not in allowed or not part.isdigit():
-                raise ConfigError(f'--tokenizers item {label!r}: {part!r} is not key=value'
-                                  + (' or a bin count' if 'n_bins' in allowed else ''))
-        name = aliases.get(key.strip(), key.strip())
-        if name not in allowed:
-            short = {}
-            for alias, full in aliases.items():
-                short.setdefault(full, alias)
-            names = ', '.join(f'{short[n]}/{n}' if n in short else n for n in allowed)
-            raise ConfigError(f'--tokenizers item {label!r}: unknown setting {key!r} for '
-                              f'{kind} (one of {names})')
-        if not text.strip():
-            raise ConfigError(f'--tokenizers item {label!r}: {key} has no value')
-        if name == 'ranges':
-            ranges = text.strip()
-        else:
-            settings[name] = _value(text.strip())
-    return TokenizerSpec(label, kind, settings, ranges)
-
-
-def parse_specs(items):
-    """Parse specs given as strings that may each hold several comma-separated items."""
-    specs = [parse_spec(i) for text in items for i in text.split(',') if i.strip()]
-    if not specs:
-        raise ConfigError('--tokenizers: no tokenizer named')
-    return specs
 
 
 def position_dims(profile):
@@ -175,8 +73,9 @@ def chunk_metrics(tok, episodes, progress=False):
     Measure ``tok`` on back-to-back chunks of ``episodes``; return a JSON-ready dict.
 
     Chunks are ``chunk_steps`` long (1 for per-step tokenizers); a tail shorter
-    than a chunk is left out, an episode shorter than one is padded by holding
-    its last action.  Decode failures are chunks whose decode raised or did not
+    than a chunk is left out (counted: ``tail_steps_not_measured`` of
+    ``steps``), an episode shorter than one is padded by holding its last
+    action.  Decode failures are chunks whose decode raised or did not
     give a finite ``(steps, D)`` array; they are left out of the errors.
     """
     from robotok_ros.tokenizers.chunking import sliding_chunks
@@ -216,8 +115,10 @@ def chunk_metrics(tok, episodes, progress=False):
     mean_len = float(lengths.mean())
     names, scales = list(profile.names), profile.scales
     units = [f'{d.name} [{d.unit or "-"}]' for d in profile.dimensions]
+    tail, total = checks.tail_steps(episodes, steps)
     m = {
         'chunks': n, 'chunk_steps': steps, 'values_per_chunk': steps * dims,
+        'steps': total, 'tail_steps_not_measured': tail,
         'tokens_per_chunk_mean': mean_len,
         'tokens_per_chunk_p95': float(np.percentile(lengths, 95)),
         'tokens_per_chunk_max': int(lengths.max()),
@@ -257,29 +158,60 @@ def summarize(label, tok, metrics, fit_seconds, source):
             'position_rmse_physical_mean': float(rmse[pos].mean()), **metrics}
 
 
+def _warnings(label, tok, spec, m, train, val, profile):
+    """Return the warning lines of one measured tokenizer (see ``checks``)."""
+    lines, fitted = [], tok.profile  # ranges=data: fitted on train, not the user's profile
+    ranges = checks.tokenizer_ranges(tok)
+    if ranges is not None:
+        wide, clip = spec.fixes(profile, val) if spec else (
+            'refit it with ranges that fit the data', 'refit it on data that covers these values')
+        lines += checks.range_warnings(checks.range_findings(*ranges, train, val, fitted),
+                                       fitted, label, wide, clip)
+    if 'codebook_used' in m:
+        windows = checks.window_count(train, tok.chunk_steps, getattr(tok, 'stride', 1))
+        found = checks.codebook_findings(m['codebook_used'], m['chunks'], tok.codebook_shape()[1],
+                                         tok.history if spec else (), windows)
+        lines += checks.codebook_warnings(
+            found, label, 'fewer codes (C=) would fit this data, or give more training data',
+            f'train longer (:epochs=N in the spec; analyze trains {tok.epochs} unless told)')
+    tail = checks.tail_warning(label, m['tail_steps_not_measured'], m['steps'], tok.chunk_steps)
+    return lines + ([tail] if tail else [])
+
+
 def compare(specs, train, val, profile, loaded=(), progress=False, log=None):
     """
     Fit each spec on ``train`` and measure it, and each loaded tokenizer, on ``val``.
 
     ``train``/``val``: lists of ``(T, D)`` episodes; ``loaded``: ``(label,
-    tokenizer)`` pairs measured as they are.  ``log``: a callable taking one
-    line of progress.  Returns a list of result dicts (see ``summarize``).
+    tokenizer)`` pairs measured as they are.  ``progress``: tqdm bars on
+    stderr (one over the tokenizers, and each fit's own).  ``log``: a
+    callable taking one line of progress.  Returns a list of result dicts (see
+    ``summarize``), each with ``warnings``: lines on ranges far wider than the
+    data, held-out clips, codebook use and unmeasured tails (see ``checks``).
     """
-    results = []
-    for spec in specs:  # their settings were checked when parsed
-        tok = spec.build(profile, train)
-        start = time.perf_counter()
-        try:
-            _fit(tok, spec, train, progress)
-        except RobotokError as exc:
-            raise type(exc)(f'--tokenizers item {spec.label!r}: {exc}') from None
-        seconds = time.perf_counter() - start
-        results.append(summarize(spec.label, tok, chunk_metrics(tok, val), seconds, 'fit'))
-        if log:
-            log(f'{spec.label}: fitted in {seconds:.1f} s')
+    from tqdm import tqdm
     for label, tok in loaded:
         if tok.dim != profile.dim:
             raise ConfigError(f'--load {label}: tokenizer has {tok.dim} dimensions, profile '
                               f'{profile.name} has {profile.dim}')
-        results.append(summarize(label, tok, chunk_metrics(tok, val), 0.0, 'load'))
+    # Every spec is built before any is fitted: a bad one fails before minutes of training.
+    jobs = [(spec.label, spec.build(profile, train), spec) for spec in specs]
+    jobs += [(label, tok, None) for label, tok in loaded]
+    results = []
+    for label, tok, spec in tqdm(jobs, desc='analyze', unit='tokenizer', file=sys.stderr,
+                                 disable=not progress):
+        seconds = 0.0
+        if spec is not None:
+            start = time.perf_counter()
+            try:
+                _fit(tok, spec, train, progress)
+            except RobotokError as exc:
+                raise type(exc)(f'--tokenizers item {spec.label!r}: {exc}') from None
+            seconds = time.perf_counter() - start
+        m = chunk_metrics(tok, val)
+        result = summarize(label, tok, m, seconds, 'fit' if spec else 'load')
+        result['warnings'] = _warnings(label, tok, spec, m, train, val, profile)
+        results.append(result)
+        if log and spec is not None:
+            log(f'{spec.label}: fitted in {seconds:.1f} s')
     return results

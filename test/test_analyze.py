@@ -152,7 +152,8 @@ def test_cli_load_alone_measures_only_the_saved_tokenizer(tmp_path, capsys):
 
 
 def test_cli_bad_spec_is_one_line_naming_it(capsys):
-    code = main(['analyze', '--synthetic', '4', '--tokenizers', 'uniform:256,fast:H=10:x=2'])
+    code = main(['analyze', '--robot', 'franka_panda', '--synthetic', '4', '--tokenizers',
+                 'uniform:256,fast:H=10:x=2'])
     err = capsys.readouterr().err
     assert code == 2
     assert err.count('\n') == 1 and "'fast:H=10:x=2'" in err and 'Traceback' not in err

@@ -16,14 +16,21 @@ Spec syntax: kind[:N][:key=value...], comma-separated or several words.
 ranges=data|profile: normalise with the training data's min/max or the
 profile's (defaults: what each tokenizer's own fit does; fast: profile).
 vq trains 10 epochs here unless epochs= says otherwise.
+
+Warnings (stderr, one line each, with the numbers and the spec change that
+fixes them): ranges far wider than the data, held-out values clipped at the
+ranges, low held-out codebook use or an undertrained codebook, and steps left
+unmeasured after each episode's last whole chunk.
 """
 
 import argparse
 import json
 from pathlib import Path
+import sys
 
 import numpy as np
 from robotok_ros.analysis import compare, DEFAULT_SPECS, parse_specs, position_dims
+from robotok_ros.cli.cmd_train_vq import add_threads_arg, set_threads
 from robotok_ros.cli.common import (add_profile_args, add_split_data_args, profile_from_args,
                                     train_val_from_args)
 from robotok_ros.resolution import display_factor, display_unit
@@ -57,7 +64,10 @@ def register(subparsers):
                         'to measure as they are')
     p.add_argument('--plot', metavar='PNG', help='write the rate-distortion plot here')
     p.add_argument('--json', metavar='PATH', help='write every metric here')
-    p.add_argument('--quiet', action='store_true', help='no progress output')
+    add_threads_arg(p)
+    p.add_argument('--quiet', action='store_true',
+                   help='no progress output (bars are drawn only when stderr is a terminal); '
+                        'warnings are still printed')
     p.set_defaults(func=run)
 
 
@@ -182,14 +192,20 @@ def run(args):
     for folder in args.load:
         tok = load_tokenizer(folder)
         loaded.append((f'{Path(folder).name or folder} ({tok.kind}, loaded)', tok))
+    if any(spec.capabilities.fit_needs_torch for spec in specs):
+        set_threads(args.threads)
     train, val = train_val_from_args(args, profile)
     say = None if args.quiet else print
     if say:
         say(f'analyze: {profile.name}, {len(train)} training episodes '
             f'({sum(len(e) for e in train)} steps), {len(val)} held out '
             f'({sum(len(e) for e in val)} steps), {profile.control_rate_hz:g} Hz')
-    results = compare(specs, train, val, profile, loaded, progress=False, log=say)
+    progress = not args.quiet and sys.stderr.isatty()
+    results = compare(specs, train, val, profile, loaded, progress=progress, log=say)
     print(format_tables(results, profile))
+    for r in results:
+        for line in r['warnings']:
+            print(f'robotok analyze: warning: {line}', file=sys.stderr)
     if args.plot:
         Path(args.plot).parent.mkdir(parents=True, exist_ok=True)
         plot_rate_distortion(results, profile, args.plot)

@@ -42,12 +42,26 @@ def register(subparsers):
     add_split_data_args(p, seed_help='seed of the split, of --synthetic and of training')
     # seed: --seed above seeds the split and the training alike.
     add_settings_args(p, VQMapSettings, skip=('seed',))
-    p.add_argument('--threads', type=int, default=1, metavar='N',
-                   help='torch CPU threads (default 1: small MLPs gain little from more, and '
-                        'a run is reproducible for a given seed and thread count)')
+    add_threads_arg(p)
     p.add_argument('--out', required=True, metavar='DIR', help='folder for the tokenizer')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     p.set_defaults(func=run)
+
+
+def add_threads_arg(parser):
+    """Add ``--threads N``: torch CPU threads for VQ training (train-vq, analyze)."""
+    parser.add_argument('--threads', type=int, default=1, metavar='N',
+                        help='torch CPU threads for VQ training (default 1: small MLPs gain '
+                             'little from more, and a run is reproducible for a given seed and '
+                             'thread count)')
+
+
+def set_threads(threads):
+    """Set torch's CPU thread count, checked first (a ConfigError names the flag)."""
+    if threads < 1:
+        raise ConfigError(f'--threads must be >= 1, got {threads}')
+    import torch
+    torch.set_num_threads(threads)
 
 
 def measure(tok, episodes, progress=False):
@@ -98,10 +112,7 @@ def run(args):
         bar.set_postfix(loss=f'{record["loss"]:.4f}', used=f'{min(record["used"]):.0%}',
                         perplexity=f'{min(record["perplexity"]):.1f}')
 
-    if args.threads < 1:
-        raise ConfigError(f'--threads must be >= 1, got {args.threads}')
-    import torch
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     start = time.perf_counter()
     try:
         tok.fit(train, progress=progress)
