@@ -114,7 +114,9 @@ def _speed_limit(peak, given, flag, axes, unit, hi, notes):
     limit = _round_up(peak)
     if limit > hi:
         raise ConfigError(f'{flag} {unit.upper()} is required: the demonstrations reach '
-                          f'{peak:.3g} {unit}, above the {hi:g} {unit} any profile allows')
+                          f'{peak:.3g} {unit}, above the {hi:g} {unit} any profile allows (if '
+                          "the actions are a controller's normalized input, fit with --robot "
+                          'NAME of a profile that gives their scale)')
     notes.append(f'note: {flag[2:].replace("-", "_")} {limit:g} {unit} is the '
                  f'demonstrations\' peak (|{",".join(axes)}| x scale x rate, rounded up); '
                  'lower it for a real robot')
