@@ -68,9 +68,12 @@ def _decode_batch(tok, ids, chunks):
     return _decode_each(tok, ids, chunks)
 
 
-def chunk_metrics(tok, episodes, progress=False):
+def chunk_metrics(tok, episodes, progress=False, stride=None):
     """
     Measure ``tok`` on back-to-back chunks of ``episodes``; return a JSON-ready dict.
+
+    ``stride=1`` measures every window instead (as a VQ fit trains on them);
+    ``progress``: a tqdm bar on stderr when it is a terminal.
 
     Chunks are ``chunk_steps`` long (1 for per-step tokenizers); a tail shorter
     than a chunk is left out (counted: ``tail_steps_not_measured`` of
@@ -81,7 +84,7 @@ def chunk_metrics(tok, episodes, progress=False):
     from robotok_ros.tokenizers.chunking import sliding_chunks
     from tqdm import tqdm
     steps, dims, profile = tok.chunk_steps, tok.dim, tok.profile
-    chunks = sliding_chunks(episodes, steps, stride=steps)
+    chunks = sliding_chunks(episodes, steps, stride=stride or steps)
     n, per_step = len(chunks), tok.capabilities.per_step
     lengths, sq_err = np.zeros(n, dtype=np.int64), np.zeros(dims)
     max_err, failures, seen = np.zeros(dims), 0, set()
@@ -90,7 +93,8 @@ def chunk_metrics(tok, episodes, progress=False):
     fixes0 = getattr(tok, 'length_fixes', 0)
     shape = tok.codebook_shape()  # (levels, codes) of a codebook tokenizer
     levels = [] if shape is None else [np.zeros(shape[1], np.int64) for _ in range(shape[0])]
-    for start in tqdm(range(0, n, BATCH), desc='measure', unit='batch', disable=not progress):
+    for start in tqdm(range(0, n, BATCH), desc='measure', unit='batch',
+                      disable=None if progress else True):
         batch = chunks[start:start + BATCH]
         ids = tok.encode(batch)
         clips += tok.last_clip_counts
@@ -115,7 +119,7 @@ def chunk_metrics(tok, episodes, progress=False):
     mean_len = float(lengths.mean())
     names, scales = list(profile.names), profile.scales
     units = [f'{d.name} [{d.unit or "-"}]' for d in profile.dimensions]
-    tail, total = checks.tail_steps(episodes, steps)
+    tail, total = checks.tail_steps(episodes, steps if stride in (None, steps) else 1)
     m = {
         'chunks': n, 'chunk_steps': steps, 'values_per_chunk': steps * dims,
         'steps': total, 'tail_steps_not_measured': tail,

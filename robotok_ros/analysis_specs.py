@@ -86,8 +86,10 @@ class TokenizerSpec:
 
     def fixes(self, profile, held_out):
         """
-        Return ``(wide, clip)``: what to change in this spec when its ranges are far wider
-        than the data, and when held-out values clip at them.
+        Return ``(wide, clip)``: the change that fixes each range finding of this spec.
+
+        ``wide``: ranges far wider than the data; ``clip``: held-out values clip
+        at them (``:ranges=profile`` only where the profile holds ``held_out``).
         """
         from robotok_ros.checks import holds, tokenizer_ranges
         if not self.capabilities.ranges_choice:  # quantile edges are always the data's

@@ -21,10 +21,8 @@ WIDE_RATIO = 4.0
 CLIP_SPAN = 0.05
 CLIP_FRACTION = 0.01
 # Codebook use, as a share of what the chunks could use (min(C, chunks) codes), below which
-# held-out use is low; training use below it, or a loss still falling by more than LOSS_FALL
-# over the last fifth of the epochs, is an undertrained codebook.
+# held-out use is low, and training use (the last epoch's) an undertrained codebook.
 LOW_USE = 0.5
-LOSS_FALL = 0.05
 # Share of the steps in episode tails (after the last whole chunk) worth a warning.
 TAIL_SHARE = 0.01
 
@@ -108,7 +106,7 @@ def range_warnings(findings, profile, label, fix_wide, fix_clip):
     lines = []
     if findings['wide']:
         dims = ', '.join(f'{n} {r:.0f}x' for n, r in findings['wide'].items())
-        lines.append(f'{label}: ranges much wider than the data ({dims}), so most of the '
+        lines.append(f'{_head(label)}ranges much wider than the data ({dims}), so most of the '
                      f'resolution is spent on values that never occur; {fix_wide}')
     if findings['clip']:
         parts = []
@@ -117,7 +115,7 @@ def range_warnings(findings, profile, label, fix_wide, fix_clip):
             worst = c['worst_physical'] * display_factor(profile, i)
             parts.append(f'{name} {c["fraction"]:.1%} (worst {worst:.3g} '
                          f'{display_unit(profile, i)} beyond)')
-        lines.append(f'{label}: held-out values clip at the ranges: {", ".join(parts)}; '
+        lines.append(f'{_head(label)}held-out values clip at the ranges: {", ".join(parts)}; '
                      f'{fix_clip}')
     return lines
 
@@ -128,26 +126,23 @@ def codebook_findings(used, chunks, codes, history=(), train_windows=None):
 
     ``used``: held-out fraction of codes used per level on ``chunks`` chunks;
     ``codes``: codes per level; ``history``: the per-epoch training records
-    (``loss``, ``used`` per level) and ``train_windows`` how many windows they
-    were over.  ``low_use`` when a level's held-out use is below LOW_USE of
-    the ``attainable`` share (min(codes, chunks) / codes); ``undertrained``
-    when the last epoch's training use is below LOW_USE of its attainable
-    share, or the loss fell by more than LOSS_FALL over the last fifth.
+    (``used`` per level) over ``train_windows`` windows.  A level is judged
+    against the share its chunks could use, min(codes, chunks) / codes:
+    ``low_use`` when held-out use is below LOW_USE of it, ``undertrained``
+    when the last epoch's training use is.  (The training loss is no guide:
+    on small data it keeps falling as the model memorises the windows.)
     """
     out = {}
     attainable = min(codes, chunks) / codes
     if chunks and min(used) < LOW_USE * attainable:
         out['low_use'] = {'used': list(used), 'chunks': int(chunks), 'attainable': attainable}
     if history:
-        last = history[-1]
-        back = history[max(0, len(history) - 1 - max(1, len(history) // 5))]
-        fall = (back['loss'] - last['loss']) / back['loss'] if back['loss'] > 0 else 0.0
         windows = train_windows or codes
-        train_low = min(last['used']) < LOW_USE * min(codes, windows) / codes
-        if train_low or fall > LOSS_FALL:
-            out['undertrained'] = {'train_used': list(last['used']), 'epochs': len(history),
-                                   'loss_fall': float(fall),
-                                   'last_epochs': len(history) - 1 - history.index(back)}
+        reach = min(codes, windows) / codes
+        if min(history[-1]['used']) < LOW_USE * reach:
+            out['undertrained'] = {'train_used': list(history[-1]['used']),
+                                   'epochs': len(history), 'windows': int(windows),
+                                   'attainable': reach}
     return out
 
 
@@ -155,20 +150,24 @@ def _percents(values):
     return '/'.join(f'{v:.0%}' for v in values)
 
 
+def _head(label):
+    return f'{label}: ' if label else ''
+
+
 def codebook_warnings(findings, label, fix_low, fix_train):
     """Return one line per codebook finding, with its numbers and ``fix_*`` after ';'."""
     lines = []
     low = findings.get('low_use')
     if low:
-        lines.append(f'{label}: held-out chunks use {_percents(low["used"])} of the codes per '
-                     f'level ({low["chunks"]} chunks could use {low["attainable"]:.0%}); '
+        lines.append(f'{_head(label)}held-out chunks use {_percents(low["used"])} of the codes '
+                     f'per level ({low["chunks"]} chunks could use {low["attainable"]:.0%}); '
                      f'{fix_low}')
     under = findings.get('undertrained')
     if under:
-        lines.append(f'{label}: codebook undertrained: the last epoch used '
-                     f'{_percents(under["train_used"])} of the codes per level and the loss '
-                     f'fell {under["loss_fall"]:.0%} over the last {under["last_epochs"]} of '
-                     f'{under["epochs"]} epochs; {fix_train}')
+        lines.append(f'{_head(label)}codebook undertrained: after {under["epochs"]} epochs '
+                     f'training used {_percents(under["train_used"])} of the codes per level '
+                     f'({under["windows"]} windows could use {under["attainable"]:.0%}); '
+                     f'{fix_train}')
     return lines
 
 
@@ -183,7 +182,7 @@ def tail_warning(label, dropped, total, steps):
     """Return the line for an unmeasured tail of TAIL_SHARE of the steps or more, else None."""
     if not total or dropped < TAIL_SHARE * total:
         return None
-    return (f'{label}: {dropped} of {total} held-out steps ({dropped / total:.0%}) are not '
+    return (f'{_head(label)}{dropped} of {total} held-out steps ({dropped / total:.0%}) are not '
             f'measured: they follow the last whole {steps}-step chunk of an episode')
 
 

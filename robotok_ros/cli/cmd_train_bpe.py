@@ -6,8 +6,11 @@ demonstration never sit on both sides), the BPE is trained on every H-step
 window of the training episodes, and both sets are measured on back-to-back
 chunks as a policy would play them: tokens per chunk, compression against the
 H x D coefficients, RMSE per dimension in action and physical units, decode
-failures, length fixes and clips.  The tokenizer and metrics.json go to
---out.  With --hf-out, a FAST tokenizer in the Hugging Face hub format is also
+failures, length fixes and clips, with the same routine as `robotok
+analyze`.  Warnings (stderr) name the flag that fixes them: ranges far wider
+than the data (--fit-ranges), held-out values clipped at fitted ranges, steps
+left unmeasured after the last whole chunk.  The tokenizer and metrics.json go
+to --out.  With --hf-out, a FAST tokenizer in the Hugging Face hub format is also
 trained on the same windows (tokenizer.json, processor_config.json and an
 openpi norm_stats.json), which openpi / LeRobot code and `--tokenizer-path`
 load, and measured on the validation episodes.
@@ -16,6 +19,7 @@ load, and measured on the validation episodes.
 import argparse
 import json
 from pathlib import Path
+import sys
 
 from robotok_ros.analysis import chunk_metrics
 from robotok_ros.cli.common import (add_profile_args, add_settings_args, add_split_data_args,
@@ -59,7 +63,8 @@ def format_metrics(label, m):
     rmse = '  '.join(f'{k} {v:.3g}' for k, v in m['rmse_physical'].items())
     return '\n'.join([
         f'{label}: {m["chunks"]} chunks of {m["chunk_steps"]} steps '
-        f'({m["coefficients_per_chunk"]} coefficients each)',
+        f'({m["coefficients_per_chunk"]} coefficients each); {m["tail_steps_not_measured"]} of '
+        f'{m["steps"]} steps after the last whole chunk not measured',
         f'  tokens/chunk mean {m["tokens_per_chunk_mean"]:.2f}  p95 '
         f'{m["tokens_per_chunk_p95"]:.0f}  max {m["tokens_per_chunk_max"]}  compression '
         f'{m["compression_ratio"]:.2f}x  tokens/s of motion {m["tokens_per_second"]:.1f}',
@@ -69,9 +74,26 @@ def format_metrics(label, m):
         f'{sum(m["coefficient_clips"].values())}'])
 
 
+def warnings(tok, base, fitted_ranges, train, val, metrics):
+    """Return the warning lines of a fitted DCT+BPE tokenizer, naming train-bpe's flags."""
+    from robotok_ros import checks
+    span, box = checks.tokenizer_ranges(tok)
+    clip = 'train on episodes that cover the held-out range'
+    if fitted_ranges and checks.holds((base.lows, base.highs), val, base.dim):
+        clip = (f"drop --fit-ranges (profile {base.name}'s ranges hold every held-out value), "
+                f'or {clip}')
+    wide = ("add --fit-ranges (the training data's min/max)" if not fitted_ranges
+            else 'give a profile with narrower ranges')
+    found = checks.range_findings(span, box, train, val, tok.profile)
+    lines = checks.range_warnings(found, tok.profile, None, wide, clip)
+    v = metrics['validation']
+    tail = checks.tail_warning(None, v['tail_steps_not_measured'], v['steps'], tok.chunk_steps)
+    return lines + ([tail] if tail else [])
+
+
 def run(args):
     """Load data, split by episode, fit, measure, save; return 0."""
-    profile = profile_from_args(args)
+    base = profile = profile_from_args(args)
     train, val = train_val_from_args(args, profile)
     if args.fit_ranges:
         profile = fit_ranges(train, profile)
@@ -91,6 +113,8 @@ def run(args):
     print(tok.describe())
     print(format_metrics('train', metrics['train']))
     print(format_metrics('validation', metrics['validation']))
+    for line in warnings(tok, base, args.fit_ranges, train, val, metrics):
+        print(f'robotok train-bpe: warning: {line}', file=sys.stderr)
     if args.hf_out:
         from robotok_ros.cli.hf_export import export_hf_folder
         metrics['hf_format'] = hf = export_hf_folder(args.hf_out, tok, train, val,

@@ -7,7 +7,10 @@ window of the training episodes (--stride), then both sets are measured on
 back-to-back chunks as a policy would play them (the measure `robotok analyze`
 uses): tokens per second of motion, RMSE per dimension in action and physical
 units, decode failures (each chunk through decode_chunk, the node path),
-fraction of codes used and perplexity per level, clips.
+fraction of codes used and perplexity per level (held-out next to training,
+and every training window beside), clips.  Warnings (stderr) name the flag
+that fixes them: ranges far wider than the data or clipping held-out values,
+low held-out codebook use, an undertrained codebook.
 The tokenizer (tokenizer.yaml + state.safetensors) and metrics.json go to
 --out.
 """
@@ -15,6 +18,7 @@ The tokenizer (tokenizer.yaml + state.safetensors) and metrics.json go to
 import argparse
 import json
 from pathlib import Path
+import sys
 import time
 
 from robotok_ros.cli.common import (add_profile_args, add_settings_args, add_split_data_args,
@@ -70,29 +74,60 @@ def measure(tok, episodes, progress=False):
 
     RMSE, decode failures and codebook use come from back-to-back chunks, as
     a policy plays them; ``codebook_used_all_windows`` counts every K-step
-    window, which samples a codebook more densely on small datasets.
+    window (what training sees), which samples a codebook more densely and
+    flatters it: it is reported beside, never instead of, the chunk figures.
     """
     from robotok_ros.analysis import chunk_metrics
     m = chunk_metrics(tok, episodes, progress)
-    every = tok.evaluate(episodes, stride=1)
-    m['codebook_used_all_windows'] = every['used']
-    m['codebook_perplexity_all_windows'] = every['perplexity']
+    every = chunk_metrics(tok, episodes, stride=1)
+    m['codebook_used_all_windows'] = every['codebook_used']
+    m['codebook_perplexity_all_windows'] = every['codebook_perplexity']
     return m
+
+
+def _percents(values):
+    return '/'.join(f'{v:.0%}' for v in values)
 
 
 def format_metrics(label, m):
     """Return a few readable lines for one metrics dict."""
     rmse = '  '.join(f'{k} {v:.3g}' for k, v in m['rmse_physical'].items())
-    used = ' '.join(f'{u:.1%}' for u in m['codebook_used_all_windows'])
-    perp = ' '.join(f'{p:.1f}' for p in m['codebook_perplexity_all_windows'])
+    perp = '/'.join(f'{p:.1f}' for p in m['codebook_perplexity'])
+    tail = m['tail_steps_not_measured']
     return '\n'.join([
         f'{label}: {m["chunks"]} chunks of {m["chunk_steps"]} steps -> '
         f'{m["tokens_per_chunk_mean"]:g} token(s) each ({m["tokens_per_second"]:.2f} tokens/s '
-        'of motion)',
-        f'  codes used per level {used}  perplexity {perp} (every window)',
+        f'of motion); {tail} of {m["steps"]} steps after the last whole chunk not measured',
+        f'  codes used per level {_percents(m["codebook_used"])}, perplexity {perp} '
+        f'(back-to-back chunks); {_percents(m["codebook_used_all_windows"])} on every window',
         f'  RMSE (physical) {rmse}',
         f'  decode failures {m["decode_failures"]}  action clips '
         f'{sum(m["action_clips"].values())}'])
+
+
+def warnings(tok, base, train, val, metrics):
+    """Return the warning lines of a trained VQ tokenizer, naming train-vq's flags."""
+    from robotok_ros import checks
+    lines = []
+    span, box = checks.tokenizer_ranges(tok)
+    clip = 'train on episodes that cover the held-out range'
+    if tok.fit_ranges and checks.holds((base.lows, base.highs), val, base.dim):
+        clip = (f"use --no-fit-ranges (profile {base.name}'s ranges hold every held-out value), "
+                f'or {clip}')
+    wide = ("use --fit-ranges (the training data's min/max)" if not tok.fit_ranges
+            else 'give a profile with narrower ranges')
+    found = checks.range_findings(span, box, train, val, tok.profile)
+    lines += checks.range_warnings(found, tok.profile, None, wide, clip)
+    v = metrics['validation']
+    windows = checks.window_count(train, tok.chunk_steps, tok.stride)
+    found = checks.codebook_findings(v['codebook_used'], v['chunks'], tok.codebook_size,
+                                     tok.history, windows)
+    lines += checks.codebook_warnings(
+        found, None, 'a smaller --codebook-size would fit this data, or give more '
+        'training data', f'raise --epochs (now {tok.epochs})')
+    tail = checks.tail_warning(None, v['tail_steps_not_measured'], v['steps'],
+                               tok.chunk_steps)
+    return lines + ([tail] if tail else [])
 
 
 def run(args):
@@ -105,7 +140,9 @@ def run(args):
     tok = VQTokenizer(profile, **settings, seed=args.seed)
     print(f'train-vq: {len(train)} training / {len(val)} validation episodes; chunks of '
           f'{tok.chunk_steps} steps -> {tok.levels} x {tok.codebook_size} codes')
-    bar = tqdm(total=tok.epochs, desc='train-vq', unit='epoch', disable=args.quiet)
+    # On a terminal only (disable=None): a log or a pipe gets no bar.
+    bar = tqdm(total=tok.epochs, desc='train-vq', unit='epoch',
+               disable=True if args.quiet else None)
 
     def progress(epoch, record):
         bar.update(1)
@@ -132,5 +169,11 @@ def run(args):
           f'{tok.history[-1]["loss"]:.5f}')
     print(format_metrics('train', metrics['train']))
     print(format_metrics('validation', metrics['validation']))
+    t, v = metrics['train'], metrics['validation']
+    print(f'codebook use per level, back-to-back chunks as analyze measures: held-out '
+          f'{_percents(v["codebook_used"])}, training {_percents(t["codebook_used"])} (every '
+          f'training window {_percents(t["codebook_used_all_windows"])})')
+    for line in warnings(tok, profile, train, val, metrics):
+        print(f'robotok train-vq: warning: {line}', file=sys.stderr)
     print(f'saved {out}/ (tokenizer.yaml, state.safetensors, metrics.json)')
     return 0
