@@ -39,6 +39,7 @@ setup(
             'teleop_tokenizer = robotok_ros.nodes.teleop_node:main',
             'episode_recorder = robotok_ros.nodes.recorder_node:main',
             'sim_arm = robotok_ros.nodes.sim_arm_node:main',
+            'scripted_operator = robotok_ros.nodes.operator_node:main',
             'policy_replay = robotok_ros.demo.replay_nodes:policy_replay_main',
             'command_listener = robotok_ros.demo.replay_nodes:command_listener_main',
         ],
