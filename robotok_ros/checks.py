@@ -65,9 +65,9 @@ def range_findings(span, box, train, held_out, profile):
     ``wide``: ``{name: span / data span}`` for dimensions where the tokenizer's
     span exceeds the span of ``train`` and ``held_out`` together by WIDE_RATIO.
     ``clip``: ``{name: {'fraction', 'worst', 'worst_physical'}}`` for dimensions
-    where held-out values clip beyond CLIP_SPAN of the box's span or more
-    often than CLIP_FRACTION beyond the training data's share; ``worst`` in
-    action units.  Both empty when all is well.
+    where held-out values clip beyond CLIP_SPAN of the box's span (and twice
+    the training data's worst) or more often than CLIP_FRACTION beyond the
+    training data's share; ``worst`` in action units.  Both empty when all is well.
     """
     train = stack_episodes(train, profile.dim)
     val = stack_episodes(held_out, profile.dim) if len(held_out) else train[:0]
@@ -89,7 +89,8 @@ def range_findings(span, box, train, held_out, profile):
             fraction = float((beyond[:, i] > 0).mean())
             worst = float(beyond[:, i].max())
             excess = fraction - float((trained[:, i] > 0).mean())
-            big = np.isfinite(box_span[i]) and worst > CLIP_SPAN * box_span[i]
+            big = (np.isfinite(box_span[i]) and worst > CLIP_SPAN * box_span[i]
+                   and worst > 2 * trained[:, i].max())
             if fraction > 0 and (big or excess > CLIP_FRACTION):
                 clip[name] = {'fraction': fraction, 'worst': worst,
                               'worst_physical': worst * float(profile.scales[i])}

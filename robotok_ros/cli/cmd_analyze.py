@@ -192,8 +192,7 @@ def run(args):
     for folder in args.load:
         tok = load_tokenizer(folder)
         loaded.append((f'{Path(folder).name or folder} ({tok.kind}, loaded)', tok))
-    if any(spec.capabilities.fit_needs_torch for spec in specs):
-        set_threads(args.threads)
+    set_threads(args.threads, any(spec.capabilities.fit_needs_torch for spec in specs))
     train, val = train_val_from_args(args, profile)
     say = None if args.quiet else print
     if say:

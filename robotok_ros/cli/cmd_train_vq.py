@@ -60,12 +60,13 @@ def add_threads_arg(parser):
                              'thread count)')
 
 
-def set_threads(threads):
-    """Set torch's CPU thread count, checked first (a ConfigError names the flag)."""
+def set_threads(threads, torch_used=True):
+    """Check ``--threads`` (a ConfigError names it); set torch's CPU threads if it is used."""
     if threads < 1:
         raise ConfigError(f'--threads must be >= 1, got {threads}')
-    import torch
-    torch.set_num_threads(threads)
+    if torch_used:  # importing torch takes seconds: only where a VQ trains
+        import torch
+        torch.set_num_threads(threads)
 
 
 def measure(tok, episodes, progress=False):
