@@ -6,14 +6,12 @@ with numpy from one ``Target`` (a tokenizer's id range and a pool of valid
 chunks).  ``bench/fuzz_decoder.py`` sends millions of them; the seeded
 ``test/test_fuzz_decoder.py`` a few thousand, plus hypothesis-built ones.
 ``Checker`` judges every command the decoder publishes against the robot
-profile's limits.  Run as a script, it prints the category mix of a sample.
+profile's limits.  ``fuzz_inputs.py`` builds the other inputs (sequences, text,
+chunks); ``fuzz_configs.py`` the node configurations and their tokenizers.
 """
 
 from dataclasses import dataclass, field
-import json
 import math
-import sys
-import tempfile
 
 import numpy as np
 
@@ -22,7 +20,6 @@ MAX_LEN = 10_000          # ids in an ordinary fuzz message, at most
 HUGE_LEN = 2_000_000      # ids in a huge one, at most
 EXTREMES = (INT32_MIN, INT32_MIN + 1, -1, 0, 1, INT32_MAX - 1, INT32_MAX)
 OVERFLOW_DIMS = ((7623851, 1229673, 3935371, 7), (UINT32_MAX, UINT32_MAX, 7), (65536, 65536))
-KINDS = ('uniform', 'openvla', 'fast', 'vq')
 WEIGHTS = {'valid': 20, 'in_range': 15, 'random_int32': 15, 'extremes': 8,
            'just_outside': 15, 'layout': 15, 'empty': 5, 'repeated_valid': 7}
 TOLERANCE = 1e-9  # relative: float rounding of a command exactly at its limit
@@ -30,7 +27,7 @@ TOLERANCE = 1e-9  # relative: float rounding of a command exactly at its limit
 
 @dataclass
 class Fuzz:
-    """One token message: ``data`` int32 ids, ``dims`` [(size, stride, label)], an offset."""
+    """One message: ``data`` int32 ids, float32 values or a str; layout ``dims``, offset."""
 
     data: np.ndarray
     dims: list = field(default_factory=list)
@@ -45,12 +42,24 @@ class Target:
         self.kind = tok.kind
         self.lo, self.hi = (int(v) for v in tok.id_range)
         self.dim, self.steps = tok.dim, max(1, int(tok.chunk_steps))
-        lows, highs = tok.profile.lows, tok.profile.highs
+        from robotok_ros.errors import InvalidTokenError
+        lows, highs = np.asarray(tok.profile.lows), np.asarray(tok.profile.highs)
+        mid = (lows + highs) / 2
         self.pool = []
-        for _ in range(pool):
+        while len(self.pool) < pool:
             steps = self.steps if self.steps > 1 else int(rng.integers(1, 4))
             actions = rng.uniform(lows, highs, (steps, self.dim))
-            self.pool.append(np.asarray(tok.encode_chunk(actions), dtype=np.int32))
+            # A hub FAST BPE has no token for coefficients it never saw: shrink towards the
+            # middle of the box until the chunk encodes.
+            for shrink in 0.5 ** np.arange(16):
+                try:
+                    ids = tok.encode_chunk(mid + (actions - mid) * shrink)
+                except InvalidTokenError:
+                    continue
+                self.pool.append(np.asarray(ids, dtype=np.int32))
+                break
+            else:
+                raise InvalidTokenError(f'{tok.kind}: no chunk of the box encodes')
 
     def valid(self, rng):
         """Return one valid message's ids (a copy)."""
@@ -200,58 +209,3 @@ class Checker:
         """Count a message on a topic that must stay silent (pose targets, dry run)."""
         self.seen['other'] += 1
         self._bad(f'message on {topic}, which must stay silent')
-
-
-def fit_tokenizers(profile, folder, kinds=KINDS, seed=0):
-    """
-    Return ``({kind: node parameters}, {kind: tokenizer}, {kind: why skipped})``.
-
-    uniform and openvla come from parameters; FAST and VQ are fitted small on
-    synthetic episodes and saved under ``folder`` (VQ needs torch).
-    """
-    import importlib.util
-
-    from robotok_ros.data.synthetic import generate_episodes
-    from robotok_ros.tokenizers import load_tokenizer, make_tokenizer
-    params, toks, skipped = {}, {}, {}
-    episodes = None
-    for kind in kinds:
-        base = {'robot': profile.name}
-        if kind in ('uniform', 'openvla'):
-            params[kind], toks[kind] = dict(base, tokenizer=kind), make_tokenizer(kind, profile)
-            continue
-        if kind == 'vq' and importlib.util.find_spec('torch') is None:
-            skipped[kind] = 'torch is not installed: a VQ tokenizer cannot be fitted'
-            continue
-        if episodes is None:
-            episodes = generate_episodes(profile, n_episodes=6, seed=seed)
-        settings = ({'chunk_steps': 5, 'vocab': 256} if kind == 'fast' else
-                    {'chunk_steps': 4, 'codebook_size': 16, 'levels': 2, 'code_dim': 4,
-                     'hidden': [32], 'epochs': 2, 'seed': seed})
-        path = f'{folder}/{kind}'
-        make_tokenizer(kind, profile, **settings).fit(episodes).save(path)
-        params[kind] = dict(base, tokenizer=kind, tokenizer_path=path)
-        toks[kind] = load_tokenizer(path)  # exactly what the node loads
-    return params, toks, skipped
-
-
-def main():
-    """Print the category mix of a seeded sample for every kind (a quick self-check)."""
-    from robotok_ros.profile_loader import load_profile
-    profile = load_profile('widowx_250')
-    rng = np.random.default_rng(0)
-    out = {}
-    with tempfile.TemporaryDirectory() as folder:
-        _, toks, skipped = fit_tokenizers(profile, folder, ('uniform', 'openvla', 'fast'))
-        for kind, tok in toks.items():
-            target = Target(tok, rng)
-            mix = {}
-            for msg in generate(target, rng, 2000):
-                mix[msg.category] = mix.get(msg.category, 0) + 1
-            out[kind] = mix
-    print(json.dumps({'sample': out, 'skipped': skipped}))
-    return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())
