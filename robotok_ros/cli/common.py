@@ -43,14 +43,14 @@ def profile_from_args(args):
     Load the profile the user named; naming none is an error listing the profiles.
 
     Only generated demonstrations (``--synthetic N`` alone) fall back to SYNTHETIC_ROBOT,
-    and say so on stderr: no recorded data is ever read as a robot it may not be.
+    and say so (on stdout, beside the results: stderr stays one line per error): no
+    recorded data is ever read as a robot it may not be.
     """
     if args.profile or args.robot:
         return load_profile(args.profile or args.robot)
     if getattr(args, 'synthetic', None) is not None and not getattr(args, 'data', None):
-        import sys
         print(f'note: no --robot given: the synthetic demonstrations are made for '
-              f'{SYNTHETIC_ROBOT} (give --robot NAME for another)', file=sys.stderr)
+              f'{SYNTHETIC_ROBOT} (give --robot NAME for another)')
         return load_profile(SYNTHETIC_ROBOT)
     raise missing_robot_error(args)
 
