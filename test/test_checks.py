@@ -159,9 +159,9 @@ def test_real_bridge_defaults_warn_with_numbers_and_the_fix(tmp_path, capsys):
     assert lines == [f'uniform:256: {clip}', f'uniform:256:ranges=profile: {wide}',
                      f'fast:H=10:scale=10: {wide}', f'fast:H=10:ranges=data: {clip}']
     results = {r['label']: r for r in json.loads(js.read_text())['tokenizers']}
-    # What the warning is about: FAST on the profile's +-0.4 m errs ~8x more than on the data's.
+    # What the warning is about: FAST on the profile's +-0.4 m errs 4x more than on the data's.
     default, data = results['fast:H=10:scale=10'], results['fast:H=10:ranges=data']
-    assert default['position_rmse_physical_mean'] > 4 * data['position_rmse_physical_mean']
+    assert default['position_rmse_physical_mean'] > 3 * data['position_rmse_physical_mean']
     assert default['warnings'] == [f'fast:H=10:scale=10: {wide}']
     assert default['tail_steps_not_measured'] == 0 and default['steps'] == 50
 
