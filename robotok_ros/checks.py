@@ -190,3 +190,17 @@ def tail_warning(label, dropped, total, steps):
 def window_count(episodes, steps, stride):
     """Return how many ``steps``-long windows every ``stride`` steps a VQ fit trains on."""
     return sum((len(ep) - steps) // stride + 1 for ep in episodes if len(ep) >= steps)
+
+
+def fit_warnings(profile, episodes, kept_ranges):
+    """
+    Return the lines `robotok fit` prints when a fitted profile's ranges dwarf its data.
+
+    ``kept_ranges``: the ranges were kept from the base profile (``--keep-ranges``),
+    which is then the flag to drop; fitted ranges are the data's and never warn.
+    """
+    fix = ('drop --keep-ranges to fit min/max to the data, or give tokenizers ranges=data'
+           if kept_ranges else 'give tokenizers ranges=data')
+    found = range_findings((profile.lows, profile.highs), (profile.lows, profile.highs),
+                           episodes, [], profile)
+    return range_warnings(found, profile, f'profile {profile.name}', fix, '')

@@ -227,3 +227,27 @@ def test_real_robosuite_fitted_ranges_clip_the_held_out_task(capsys):
                            '15 mm beyond)')
     assert line.endswith("its edges are the training data's extremes: train on episodes that "
                          'cover the held-out range, or compare uniform:N:ranges=profile')
+
+
+def test_fit_warns_only_when_kept_ranges_dwarf_the_data(profile):
+    from robotok_ros.fitting import fit_ranges
+    episodes = [np.linspace(-0.01, 0.01, 20)[:, None] * np.ones(7) for _ in range(2)]
+    for ep in episodes:
+        ep[:, 6] = [0, 1] * 10
+    (line,) = checks.fit_warnings(profile, episodes, kept_ranges=True)
+    assert line.startswith('profile widowx_250: ranges much wider than the data (dx ')
+    assert line.endswith('; drop --keep-ranges to fit min/max to the data, or give tokenizers '
+                         'ranges=data')
+    assert checks.fit_warnings(fit_ranges(episodes, profile), episodes, False) == []
+
+
+@pytest.mark.torch
+def test_analyze_threads_set_torch_threads_for_vq(capsys):
+    import torch
+    before = torch.get_num_threads()
+    try:
+        assert main(['analyze', '--robot', 'franka_panda', '--synthetic', '3', '--threads', '2',
+                     '--tokenizers', 'vq:K=4:C=8:R=1:epochs=1', '--quiet']) == 0
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

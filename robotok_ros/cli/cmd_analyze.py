@@ -215,6 +215,7 @@ def run(args):
                   'train_steps': int(sum(len(e) for e in train)),
                   'val_steps': int(sum(len(e) for e in val)),
                   'position_dims': [profile.names[i] for i in position_dims(profile)],
+                  'threads': args.threads,
                   'tokenizers': results}
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report, indent=2) + '\n')
