@@ -259,3 +259,17 @@ def test_real_robosuite_demos_keep_the_osc_limits(capsys, tmp_path):
     rc, out, err = run(capsys, *new6, '--max-linear-speed', 1, '--max-angular-speed', 5)
     assert rc == 0 and load_profile(tmp_path / 'new6.yaml').dim == 6
     assert 'warning: the demonstrations reach 16.2 m/s, above --max-linear-speed 1' in err
+
+
+def test_bags_give_names_and_rate(capsys, tmp_path, profile_path):
+    from test_bags_cli import make_bag
+    profile = load_profile(profile_path)
+    rng = np.random.default_rng(5)
+    for i, n in enumerate((12, 9)):
+        make_bag(tmp_path / 'bags' / f'episode_{i:06d}', profile,
+                 rng.uniform(profile.lows, profile.highs, (n, 7)), 'push', i)
+    rc, out, err = run(capsys, 'fit', '--data', tmp_path / 'bags', '--name', 'from_bags')
+    assert rc == 0
+    fitted = load_profile_text(tmp_path, out)
+    assert fitted.names == profile.names and fitted.control_rate_hz == 10  # stamps 0.1 s apart
+    assert fitted.name == 'from_bags' and ': 2 episodes, 21 steps.' in out.splitlines()[0]

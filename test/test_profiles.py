@@ -172,6 +172,14 @@ BAD = [  # (edit, key the message must name, bad value it must show)
     (_set(('dimensions', 0), 'dx'), 'dimensions[0]', "'dx'"),
     (_set(('safety',), 'fast'), 'safety', "'fast'"),
     (lambda d: d.update({1: 'x', 'zz': 'y'}), 'unknown key', '1'),
+    (_set(('dimensions', 0, 'column'), -1), 'dimensions.dx.column must be a column index '
+     '(0, 1, ...) or a column name', '-1'),
+    (_set(('dimensions', 0, 'column'), True), 'dimensions.dx.column', 'True'),
+    (_set(('dimensions', 0, 'column'), 0), "give every dimension a column or none; 'dy' has "
+     'none', 'dimensions'),
+    (_set(('dimensions', 0, 'controller_limits'), 'yes'), 'dimensions.dx.controller_limits '
+     'must be true or false', "'yes'"),
+    (_set(('dimensions', 0, 'columns'), 0), 'unknown key dimensions[0].columns', 'column'),
 ]
 
 
@@ -416,3 +424,21 @@ def test_installed_robotok_validate_prints_no_traceback(tmp_path):
     assert run.returncode == 2 and run.stdout == ''
     assert 'Traceback' not in run.stderr and run.stderr.count('\n') == 1
     assert 'gripper' in run.stderr and 'both are 0.0' in run.stderr
+
+
+def test_column_and_controller_limit_keys_round_trip(tmp_path):
+    data = copy.deepcopy(BASE)
+    for i, d in enumerate(data['dimensions']):
+        d['column'] = i + 1 if d['name'] != 'gripper' else 'grip'
+    data['dimensions'][0]['controller_limits'] = True
+    path = tmp_path / 'cols.yaml'
+    path.write_text(yaml.safe_dump(data))
+    profile = load_profile(path)
+    assert profile.columns == [1, 2, 3, 4, 5, 6, 'grip']
+    assert profile.dimensions[0].keeps_limits and not profile.dimensions[1].keeps_limits
+    back = profile_from_dict(profile.to_dict())
+    assert back.columns == profile.columns and back.fingerprint() == profile.fingerprint()
+    # Shipped profiles declare no columns; robosuite's scaled OSC inputs keep their limits.
+    osc = load_profile('robosuite_panda_osc')
+    assert osc.columns is None
+    assert [d.keeps_limits for d in osc.dimensions] == [True] * 6 + [False]

@@ -22,6 +22,8 @@ import numpy as np
 from robotok_ros.errors import ConfigError, DataError
 
 _RANGE = re.compile(r'^(\d*):(\d*)$')
+# Bookkeeping columns of LeRobot-style tables; never action dimensions.
+INDEX_COLUMNS = ('episode_index', 'frame_index', 'index', 'timestamp', 'task_index')
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,38 @@ def select_columns(episodes, columns, file_names, where, what='--columns'):
 
 
 # -- what a file says about its columns -------------------------------------------------------
+def _float_or_none(text):
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def csv_numeric(values):
+    """Return CSV field texts as a float array ('' is NaN), or None if one is not a number."""
+    values = [float('nan') if v.strip() == '' else _float_or_none(v) for v in values]
+    return None if any(v is None for v in values) else np.array(values)
+
+
+def csv_action_names(path, key, header, rows):
+    """Return the action column names of a CSV table: ``key``'s, else every numeric one."""
+    def numeric(name):
+        return csv_numeric([row[header.index(name)] for row in rows])
+
+    if key:
+        names = [k.strip() for k in key.split(',') if k.strip()]
+        for name in names:
+            if name not in header:
+                raise DataError(f'{path}: no column {name!r}; available: {", ".join(header)}')
+            if numeric(name) is None:
+                raise DataError(f'{path}: column {name!r} is not numeric')
+        return names
+    names = [h for h in header if h not in INDEX_COLUMNS and numeric(h) is not None]
+    if not names:
+        raise DataError(f'{path}: no numeric action columns; columns: {", ".join(header)}')
+    return names
+
+
 def file_info(path, fmt, key=None):
     """Return ``(column names or None, control rate in Hz or None)`` recorded in ``path``."""
     reader = {'csv': _csv_info, 'parquet': _parquet_info, 'rosbag2': _bag_info,
@@ -161,7 +195,6 @@ def _csv_info(path, key):
     import csv
     with open(path, newline='') as f:
         rows = list(csv.reader(f))
-    from robotok_ros.data.readers import csv_action_names
     header = [h.strip() for h in rows[0]]
     names = csv_action_names(path, key, header, rows[1:])
     columns = {h: [row[i] for row in rows[1:]] for i, h in enumerate(header)}

@@ -17,6 +17,8 @@ from typing import Optional, Tuple
 import zipfile
 
 import numpy as np
+from robotok_ros.data.columns import (csv_action_names, csv_numeric, file_info, parse_columns,
+                                      select_columns)
 from robotok_ros.data.episodes import as_episode, check_episodes, natural_key, split_by_episode
 from robotok_ros.data.tfrecord import read_tfrecord_episodes, TFRECORD_NAME
 from robotok_ros.errors import DataError
@@ -26,8 +28,6 @@ SUFFIXES = {'.hdf5': 'hdf5', '.h5': 'hdf5', '.npz': 'npz', '.csv': 'csv',
             '.parquet': 'parquet', '.mcap': 'rosbag2', '.tfrecord': 'tfrecord'}
 ALIASES = {'h5': 'hdf5', 'rlds': 'tfrecord', 'lerobot': 'parquet', 'mcap': 'rosbag2',
            'bag': 'rosbag2'}
-# Bookkeeping columns of LeRobot-style tables; never action dimensions.
-INDEX_COLUMNS = ('episode_index', 'frame_index', 'index', 'timestamp', 'task_index')
 
 
 def read_hdf5(path, key=None):
@@ -87,37 +87,6 @@ def read_npz(path, key=None):
     return [actions]
 
 
-def _float_or_none(text):
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-def _csv_numeric(values):
-    values = [float('nan') if v.strip() == '' else _float_or_none(v) for v in values]
-    return None if any(v is None for v in values) else np.array(values)
-
-
-def csv_action_names(path, key, header, rows):
-    """Return the action column names of a CSV table: ``key``'s, else every numeric one."""
-    def numeric(name):
-        return _csv_numeric([row[header.index(name)] for row in rows])
-
-    if key:
-        names = [k.strip() for k in key.split(',') if k.strip()]
-        for name in names:
-            if name not in header:
-                raise DataError(f'{path}: no column {name!r}; available: {", ".join(header)}')
-            if numeric(name) is None:
-                raise DataError(f'{path}: column {name!r} is not numeric')
-        return names
-    names = [h for h in header if h not in INDEX_COLUMNS and numeric(h) is not None]
-    if not names:
-        raise DataError(f'{path}: no numeric action columns; columns: {", ".join(header)}')
-    return names
-
-
 def read_csv(path, key=None):
     """
     Read ``.csv`` with a header row: one row per step.
@@ -141,7 +110,7 @@ def read_csv(path, key=None):
     columns = {h: [row[i].strip() for row in rows[1:]] for i, h in enumerate(header)}
 
     def numeric(name):
-        return _csv_numeric(columns[name])
+        return csv_numeric(columns[name])
 
     names = csv_action_names(path, key, header, rows[1:])
     actions = np.stack([numeric(n) for n in names], axis=1)
@@ -219,7 +188,6 @@ def read_actions(paths, key=None, dim=None, columns=None, what='--columns', fmt=
     action columns of each file.  Files whose timestamps disagree on the rate by more
     than 1 % are a DataError naming both.
     """
-    from robotok_ros.data.columns import file_info, parse_columns, select_columns
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
     columns = None if columns is None else parse_columns(columns, what)
     episodes, names, rate, rate_from = [], None, None, None
