@@ -23,15 +23,15 @@ class StateEpisode:
     metadata: dict
 
 
-def read_state_episodes(paths):
+def read_state_episodes(paths, names=None):
     """
     Return ``(episodes, names)`` from bag folders (or folders of bags) ``paths``.
 
     A bag without recorded state, or whose state names differ from the first
-    bag's, is a DataError naming the bag.
+    bag's (or from ``names``, given), is a DataError naming the bag.
     """
     from robotok_ros.data.bags import find_bags, read_bag
-    episodes, names = [], None
+    episodes = []
     for path in paths:
         for bag in find_bags(path):
             ep = read_bag(bag)
@@ -45,7 +45,7 @@ def read_state_episodes(paths):
             elif set(got) != set(names):
                 extra = sorted(set(got) ^ set(names))
                 raise DataError(f'{bag}: robot state differs from that of the first bag '
-                                f'({extra[0]} in one only); train on bags of one setup')
+                                f'({extra[0]} in one only); use bags of one setup')
             order = [got.index(n) for n in names]
             if len(ep.actions) == 0:
                 continue
