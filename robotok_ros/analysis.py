@@ -202,8 +202,9 @@ def compare(specs, train, val, profile, loaded=(), progress=False, log=None):
     jobs = [(spec.label, spec.build(profile, train), spec) for spec in specs]
     jobs += [(label, tok, None) for label, tok in loaded]
     results = []
-    for label, tok, spec in tqdm(jobs, desc='analyze', unit='tokenizer', file=sys.stderr,
-                                 disable=not progress):
+    bar = tqdm(jobs, desc='analyze', unit='tokenizer', file=sys.stderr, disable=not progress)
+    for label, tok, spec in bar:
+        bar.set_postfix_str(label)
         seconds = 0.0
         if spec is not None:
             start = time.perf_counter()
