@@ -207,6 +207,9 @@ def compare(specs, train, val, profile, loaded=(), progress=False, log=None):
         bar.set_postfix_str(label)
         seconds = 0.0
         if spec is not None:
+            if log and spec.capabilities.fit_needs_torch:  # the one fit that takes minutes
+                windows = checks.window_count(train, tok.chunk_steps, tok.stride)
+                log(f'{label}: training {tok.epochs} epoch(s) on {windows} windows')
             start = time.perf_counter()
             try:
                 _fit(tok, spec, train, progress)

@@ -247,7 +247,9 @@ def test_analyze_threads_set_torch_threads_for_vq(capsys):
     before = torch.get_num_threads()
     try:
         assert main(['analyze', '--robot', 'franka_panda', '--synthetic', '3', '--threads', '2',
-                     '--tokenizers', 'vq:K=4:C=8:R=1:epochs=1', '--quiet']) == 0
+                     '--tokenizers', 'vq:K=4:C=8:R=1:epochs=1']) == 0
         assert torch.get_num_threads() == 2
+        # Without a terminal for a bar, a line says that training starts.
+        assert 'vq:K=4:C=8:R=1:epochs=1: training 1 epoch(s) on ' in capsys.readouterr().out
     finally:
         torch.set_num_threads(before)
