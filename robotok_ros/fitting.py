@@ -147,34 +147,49 @@ def parse_units(text, names):
 
 
 def new_profile(episodes, names, rate_hz, name, units=None, frame_id='base',
-                max_linear_speed=None, max_angular_speed=None, columns=None):
+                max_linear_speed=None, max_angular_speed=None, columns=None, scales=None,
+                limits=None):
     """
     Return ``(profile, notes)``: a complete profile for a new robot from its demonstrations.
 
-    Dimension ranges and q01/q99 come from the data; speed limits are the data's peak
-    speed over dx/dy/dz and droll/dpitch/dyaw (rounded up) unless given, and must be
-    given when the data have no such dimensions.  No gripper is declared.
+    Dimension ranges and q01/q99 come from the data, except where the file declares a
+    controller's input ``limits`` (and ``scales``), which are kept; speed limits are the
+    data's peak speed over dx/dy/dz and droll/dpitch/dyaw (rounded up) unless given, and
+    must be given when the data have no such dimensions.  No gripper is declared.
     """
     data = stack_episodes(episodes, len(names))
     lows, highs, q01, q99 = _statistics(data)
     units = parse_units(units, list(names))
     dims = tuple(Dimension(name=n, unit=units[i], low=float(lows[i]), high=float(highs[i]),
                            q01=float(q01[i]), q99=float(q99[i]),
-                           column=None if columns is None else columns[i])
+                           scale=1.0 if scales is None else scales[i],
+                           column=None if columns is None else columns[i],
+                           controller_limits=None if limits is None else True)
+                 if limits is None else
+                 Dimension(name=n, unit=units[i], low=limits[i][0], high=limits[i][1],
+                           scale=1.0 if scales is None else scales[i],
+                           column=None if columns is None else columns[i],
+                           controller_limits=True)
                  for i, n in enumerate(names))
     draft = RobotProfile(name=name, frame_id=frame_id, control_rate_hz=rate_hz,
-                         dimensions=dims, safety=Safety(1.0, 1.0))
+                         dimensions=dims, safety=Safety(1.0, 1.0),
+                         description=f'fitted by robotok fit from {len(episodes)} episodes')
     notes = []
+    if limits is not None:
+        draft, notes = fit_profile(episodes, draft)   # keeps the limits, warns past them
+        notes = [f'warning: {text}' for text in notes]
+    # What the controller is sent: values past its input limits are clipped there.
+    sent = np.clip(data, draft.lows, draft.highs)
     axes = {unit: [n for n in group if n in names and units[list(names).index(n)] == unit]
             for unit, group in (('m', LINEAR_NAMES), ('rad', ANGULAR_NAMES))}
-    linear = _speed_limit(_peak_speed(data, draft, axes['m'], rate_hz), max_linear_speed,
+    linear = _speed_limit(_peak_speed(sent, draft, axes['m'], rate_hz), max_linear_speed,
                           '--max-linear-speed', LINEAR_NAMES, 'm/s', MAX_LINEAR_SPEED, notes)
-    angular = _speed_limit(_peak_speed(data, draft, axes['rad'], rate_hz), max_angular_speed,
+    angular = _speed_limit(_peak_speed(sent, draft, axes['rad'], rate_hz), max_angular_speed,
                            '--max-angular-speed', ANGULAR_NAMES, 'rad/s', MAX_ANGULAR_SPEED,
                            notes)
     if 'gripper' in names:
         notes.append("note: dimension 'gripper' is fitted as a plain dimension: add a gripper: "
                      'block (dimension, open_value, closed_value) to declare it one')
     return RobotProfile(name=name, frame_id=frame_id, control_rate_hz=rate_hz,
-                        dimensions=dims, safety=Safety(linear, angular),
-                        description=f'fitted by robotok fit from {len(episodes)} episodes'), notes
+                        dimensions=draft.dimensions, safety=Safety(linear, angular),
+                        description=draft.description), notes

@@ -145,3 +145,28 @@ def test_lerobot_file_rate_from_the_timestamp_column(tmp_path):
     file = next(root.glob('data/**/*.parquet'))
     actions = read_actions(file)
     assert actions.rate_hz == 50.0 and actions.names is None
+
+
+def _robosuite_hdf5(path, env_info):
+    import h5py
+    with h5py.File(path, 'w') as f:
+        f.create_dataset('data/demo_1/actions', data=np.zeros((5, 7)))
+        if env_info is not None:
+            f['data'].attrs['env_info'] = json.dumps(env_info)
+    return path
+
+
+def test_robosuite_hdf5_declares_its_osc_controller(tmp_path):
+    osc = {'controller_configs': {'type': 'OSC_POSE', 'input_min': -1, 'input_max': 1,
+                                  'output_max': [0.05] * 3 + [0.5] * 3, 'control_delta': True}}
+    path = _robosuite_hdf5(tmp_path / 'demo.hdf5', osc)
+    actions = read_actions(path)
+    assert actions.names == ('dx', 'dy', 'dz', 'droll', 'dpitch', 'dyaw', 'gripper')
+    assert actions.scales == (0.05,) * 3 + (0.5,) * 3 + (1.0,)
+    assert actions.limits == ((-1.0, 1.0),) * 7 and actions.rate_hz is None
+    part = read_actions(path, columns='dz,dyaw')
+    assert part.names == ('dz', 'dyaw') and part.scales == (0.05, 0.5)
+    osc['controller_configs']['type'] = 'JOINT_VELOCITY'
+    other = read_actions(_robosuite_hdf5(tmp_path / 'jv.hdf5', osc))
+    assert other.names is None and other.limits is None
+    assert read_actions([path, other.paths[0]]).limits is None   # the files disagree

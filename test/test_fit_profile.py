@@ -249,16 +249,30 @@ def test_real_robosuite_demos_keep_the_osc_limits(capsys, tmp_path):
     profile = load_profile_text(tmp_path, out)
     assert list(profile.lows) == [-1.0] * 7 and list(profile.highs) == [1.0] * 7
     assert 'from ' in out.splitlines()[0] and '2 episodes, 673 steps' in out.splitlines()[0]
-    new6 = ['fit', '--data', *files, '--columns', OSC6, '--rate-hz', 20, '--out',
-            tmp_path / 'new6.yaml']
-    rc, out, err = run(capsys, *new6)
+    # Without --robot: the files declare their OSC_POSE controller (names, limits, scales).
+    rc, out, err = run(capsys, 'fit', '--data', *files, '--columns', '0:6', '--rate-hz', 20,
+                       '--out', tmp_path / 'new6.yaml')
+    assert rc == 0
+    new6 = load_profile(tmp_path / 'new6.yaml')
+    assert new6.names == ('dx', 'dy', 'dz', 'droll', 'dpitch', 'dyaw')
+    assert list(new6.scales) == [0.05] * 3 + [0.5] * 3 and list(new6.highs) == [1.0] * 6
+    assert all(d.controller_limits for d in new6.dimensions)
+    assert new6.safety.max_linear_speed < 1.0 and 'warning' not in err
+
+
+def test_unscaled_normalized_actions_need_the_speed_given(capsys, tmp_path):
+    acts = np.zeros((2, 30, 6))
+    acts[:, ::2, 0] = 1.0                      # full-scale steps read as metres: 20 m/s
+    path = _npz(tmp_path / 'norm.npz', acts)
+    argv = ['fit', '--data', path, '--columns', OSC6, '--rate-hz', 20]
+    rc, _, err = run(capsys, *argv)
     assert rc == 2 and err == ('robotok fit: error: --max-linear-speed M/S is required: the '
-                               'demonstrations reach 16.2 m/s, above the 10 m/s any profile '
+                               'demonstrations reach 20 m/s, above the 10 m/s any profile '
                                "allows (if the actions are a controller's normalized input, fit "
                                'with --robot NAME of a profile that gives their scale)\n')
-    rc, out, err = run(capsys, *new6, '--max-linear-speed', 1, '--max-angular-speed', 5)
-    assert rc == 0 and load_profile(tmp_path / 'new6.yaml').dim == 6
-    assert 'warning: the demonstrations reach 16.2 m/s, above --max-linear-speed 1' in err
+    rc, _, err = run(capsys, *argv, '--max-linear-speed', 1, '--max-angular-speed', 5)
+    assert rc == 0 and ('warning: the demonstrations reach 20 m/s, above --max-linear-speed 1: '
+                        'the decoder will slow those steps down') in err
 
 
 def test_bags_give_names_and_rate(capsys, tmp_path, profile_path):

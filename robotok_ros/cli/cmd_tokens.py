@@ -139,7 +139,8 @@ def _fit_new(args):
     profile, notes = new_profile(actions.episodes, names, rate, name, units=args.units,
                                  frame_id=args.frame_id,
                                  max_linear_speed=args.max_linear_speed,
-                                 max_angular_speed=args.max_angular_speed, columns=columns)
+                                 max_angular_speed=args.max_angular_speed, columns=columns,
+                                 scales=actions.scales, limits=actions.limits)
     for text in notes:
         _warn(text)
     args.episodes = actions.episodes

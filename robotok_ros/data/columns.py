@@ -127,9 +127,9 @@ def _text(col):
 
 
 def select_columns(episodes, columns, file_names, where, what='--columns'):
-    """Return ``(episodes with the chosen columns, their names)`` (see resolve_columns)."""
+    """Return ``(episodes with the chosen columns, their names, indices)`` (resolve_columns)."""
     indices, names = resolve_columns(columns, episodes[0].shape[1], file_names, where, what)
-    return [ep[:, indices] for ep in episodes], names
+    return [ep[:, indices] for ep in episodes], names, indices
 
 
 # -- what a file says about its columns -------------------------------------------------------
@@ -168,8 +168,60 @@ def csv_action_names(path, key, header, rows):
 def file_info(path, fmt, key=None):
     """Return ``(column names or None, control rate in Hz or None)`` recorded in ``path``."""
     reader = {'csv': _csv_info, 'parquet': _parquet_info, 'rosbag2': _bag_info,
-              'npz': _npz_info}.get(fmt)
+              'npz': _npz_info, 'hdf5': _hdf5_info}.get(fmt)
     return reader(Path(path), key) if reader else (None, None)
+
+
+# robosuite's OSC_POSE input: position deltas, then axis-angle deltas, then the gripper.
+OSC_POSE_NAMES = ('dx', 'dy', 'dz', 'droll', 'dpitch', 'dyaw', 'gripper')
+
+
+def _osc_pose(path):
+    # robosuite / robomimic HDF5 declare their controller in data.attrs['env_info'] (or
+    # 'env_args'); only an OSC_POSE delta controller is understood: it fixes what each column
+    # means, its input limits and its scale.
+    import h5py
+    try:
+        with h5py.File(path, 'r') as f:
+            attrs = f['data'].attrs if 'data' in f else {}
+            text = attrs.get('env_info', attrs.get('env_args'))
+        info = json.loads(text) if text is not None else {}
+    except (OSError, ValueError, TypeError):
+        return None
+    cfg = info.get('controller_configs') or info.get('env_kwargs', {}).get('controller_configs')
+    if not isinstance(cfg, dict) or cfg.get('type') != 'OSC_POSE' or \
+            cfg.get('control_delta') is False:
+        return None
+    try:
+        lo, hi = float(cfg['input_min']), float(cfg['input_max'])
+        out = [float(v) for v in cfg['output_max']]
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not lo < hi or len(out) != 6:
+        return None
+    return lo, hi, [v / hi for v in out]
+
+
+def _hdf5_info(path, key):
+    return (list(OSC_POSE_NAMES) if key in (None, 'actions') and _osc_pose(path) else None,
+            None)
+
+
+def controller_limits(path, fmt, key, width):
+    """
+    Return ``(scales, limits)`` per column that ``path`` declares for its controller, or None.
+
+    robosuite OSC_POSE HDF5: the six motion columns are the controller's input, clipped
+    to input_min..input_max and scaled by output_max / input_max; the gripper column
+    keeps -1..1 and scale 1.
+    """
+    if fmt != 'hdf5' or key not in (None, 'actions') or width != len(OSC_POSE_NAMES):
+        return None
+    osc = _osc_pose(path)
+    if osc is None:
+        return None
+    lo, hi, scales = osc
+    return scales + [1.0], [(lo, hi)] * 6 + [(-1.0, 1.0)]
 
 
 def rate_from_stamps(stamps, where, scale=1.0):

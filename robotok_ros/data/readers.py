@@ -17,8 +17,8 @@ from typing import Optional, Tuple
 import zipfile
 
 import numpy as np
-from robotok_ros.data.columns import (csv_action_names, csv_numeric, file_info, parse_columns,
-                                      select_columns)
+from robotok_ros.data.columns import (controller_limits, csv_action_names, csv_numeric,
+                                      file_info, parse_columns, select_columns)
 from robotok_ros.data.episodes import as_episode, check_episodes, natural_key, split_by_episode
 from robotok_ros.data.tfrecord import read_tfrecord_episodes, TFRECORD_NAME
 from robotok_ros.errors import DataError
@@ -171,13 +171,16 @@ class Actions:
 
     ``names``: the dimension name of each column (a ``--columns`` name, else the
     file's), None where neither names it; ``rate_hz``: the control rate the files'
-    timestamps give, or None.
+    timestamps give, or None.  ``scales`` and ``limits`` (per column, or None): a
+    controller's scale and input limits the files declare (robosuite OSC_POSE HDF5).
     """
 
     episodes: list
     names: Optional[Tuple[Optional[str], ...]] = None
     rate_hz: Optional[float] = None
     paths: Tuple[str, ...] = ()
+    scales: Optional[Tuple[float, ...]] = None
+    limits: Optional[Tuple[Tuple[float, float], ...]] = None
 
 
 def read_actions(paths, key=None, dim=None, columns=None, what='--columns', fmt=None):
@@ -190,15 +193,18 @@ def read_actions(paths, key=None, dim=None, columns=None, what='--columns', fmt=
     """
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
     columns = None if columns is None else parse_columns(columns, what)
-    episodes, names, rate, rate_from = [], None, None, None
+    episodes, names, rate, rate_from, declared = [], None, None, None, []
     for path in _files(paths):
         eps = read_episodes(path, fmt=fmt, key=key, dim=None if columns else dim)
-        file_names, file_rate = file_info(path, ALIASES.get(fmt, fmt) or detect_format(path),
-                                          key)
+        kind = ALIASES.get(fmt, fmt) or detect_format(path)
+        file_names, file_rate = file_info(path, kind, key)
         if file_names is not None and len(file_names) != eps[0].shape[1]:
             file_names = None  # names of another width describe something else: drop them
+        ctrl = controller_limits(path, kind, key, eps[0].shape[1])
         if columns is not None:
-            eps, file_names = select_columns(eps, columns, file_names, path, what)
+            eps, file_names, idx = select_columns(eps, columns, file_names, path, what)
+            ctrl = ctrl and ([ctrl[0][i] for i in idx], [ctrl[1][i] for i in idx])
+        declared.append(ctrl)
         if file_names is not None and any(n is not None for n in file_names):
             names = names or tuple(file_names)
         if file_rate is not None:
@@ -211,7 +217,10 @@ def read_actions(paths, key=None, dim=None, columns=None, what='--columns', fmt=
                             f'{paths[0]} has {episodes[0].shape[1]}; choose columns with '
                             f'{what}')
         episodes.extend(eps)
-    return Actions(episodes, names, rate, tuple(str(p) for p in paths))
+    # Declared limits count only when every file declares the same ones.
+    ctrl = declared[0] if all(c == declared[0] for c in declared) else None
+    return Actions(episodes, names, rate, tuple(str(p) for p in paths),
+                   *((tuple(ctrl[0]), tuple(ctrl[1])) if ctrl else (None, None)))
 
 
 def _files(paths):
