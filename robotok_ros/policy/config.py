@@ -62,7 +62,9 @@ class Layout:
 
     Model ids are ``token id - id_low`` in ``[0, n_ids)``; with ``variable_length``
     (FAST) id ``n_ids`` ends a sequence and pads it to L.  The AR head's input
-    adds a begin id after those (``n_out``).
+    adds a begin id after those (``n_out``).  ``span_total`` > 0: each id stands for
+    ``grammar.span[id]`` values (FAST's BPE tokens: DCT coefficients) and a chunk
+    is exactly ``span_total`` of them, which greedy decoding enforces.
     """
 
     state_names: Tuple[str, ...]
@@ -72,6 +74,7 @@ class Layout:
     variable_length: bool
     per_step: bool
     chunk_steps: int
+    span_total: int = 0
 
     @property
     def state_dim(self):
@@ -93,13 +96,14 @@ class Layout:
         return {'state_names': list(self.state_names), 'seq_len': self.seq_len,
                 'id_low': self.id_low, 'n_ids': self.n_ids,
                 'variable_length': self.variable_length, 'per_step': self.per_step,
-                'chunk_steps': self.chunk_steps}
+                'chunk_steps': self.chunk_steps, 'span_total': self.span_total}
 
     @classmethod
     def from_dict(cls, values, where):
         """Build from ``policy.yaml``'s layout block; a missing or bad key is one line."""
         want = {'state_names': list, 'seq_len': int, 'id_low': int, 'n_ids': int,
-                'variable_length': bool, 'per_step': bool, 'chunk_steps': int}
+                'variable_length': bool, 'per_step': bool, 'chunk_steps': int,
+                'span_total': int}
         if not isinstance(values, dict):
             raise PolicyFileError(f'{where}: layout must be a mapping, got {values!r}')
         for key, kind in want.items():
@@ -111,7 +115,7 @@ class Layout:
         if unknown:
             raise PolicyFileError(f'{where}: layout: unknown key {unknown[0]!r}')
         if min(values['seq_len'], values['n_ids'], values['chunk_steps']) < 1 or \
-                not values['state_names']:
+                not values['state_names'] or values['span_total'] < 0:
             raise PolicyFileError(f'{where}: layout: seq_len, n_ids, chunk_steps and '
                                   'state_names must be positive / non-empty')
         return cls(**dict(values, state_names=tuple(str(n) for n in values['state_names'])))

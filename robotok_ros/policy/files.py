@@ -5,7 +5,8 @@ A policy folder: ``policy.yaml`` (settings, layout, tokenizer) + ``policy.safete
 data fixed (state names, token positions, ids), the tokenizer's folder (saved
 beside it, relative paths are relative to the policy folder), the training
 settings and the SHA-256 of the weights file.  ``policy.safetensors`` holds the
-weights and the state normalisation (``norm.mean``, ``norm.std``), float32.
+weights, the state normalisation (``norm.mean``, ``norm.std``) and, for FAST,
+each id's coefficient count (``grammar.span``), float32.
 Nothing is pickled.  Loading checks the hash, then every tensor's name and
 shape against the config: any problem is one PolicyFileError line naming the
 file and the tensor.
@@ -36,6 +37,8 @@ def expected_shapes(config, layout):
               'head.weight': (n, d), 'head.bias': (n,)}
     if config.head == 'ar':
         shapes['tok_emb.weight'] = (n + 1, d)
+    if layout.span_total:
+        shapes['grammar.span'] = (layout.n_ids,)
     for i in range(config.n_layers):
         for name, shape in (('ln1', (d,)), ('ln2', (d,))):
             shapes[f'blocks.{i}.{name}.weight'] = shapes[f'blocks.{i}.{name}.bias'] = shape

@@ -18,7 +18,7 @@ import math
 import numpy as np
 from robotok_ros.errors import ConfigError
 from robotok_ros.policy.files import read_policy
-from robotok_ros.policy.targets import tokens_from_model
+from robotok_ros.policy.targets import allowed, tokens_from_model
 
 EPS = 1e-5
 
@@ -49,6 +49,8 @@ class NumpyPolicy:
         self.chunk_steps = 1 if layout.per_step else layout.chunk_steps
         self.state_names = list(layout.state_names)
         self.mean, self.std = arrays['norm.mean'], arrays['norm.std']
+        span = arrays.get('grammar.span')
+        self.spans = None if span is None else np.append(span.astype(np.int64), 0)
         # Linear weights transposed once: x @ W.T becomes x @ Wt.
         self.w = {k: (np.ascontiguousarray(v.T) if k.endswith('weight') and v.ndim == 2
                       and not k.startswith('tok_emb') else v) for k, v in arrays.items()}
@@ -125,12 +127,26 @@ class NumpyPolicy:
             x = self._block(i, x, causal=self.config.head == 'ar')
         return self._out(x[:, k:])
 
+    def _chooser(self, batch):
+        """Return choose(logits (B, n_out)) -> ids (B,): argmax, within the grammar if any."""
+        used = np.zeros(batch, np.int64)
+
+        def choose(logit):
+            if self.spans is None:
+                return logit.argmax(-1)
+            ok = allowed(self.spans[:-1], self.layout.span_total, used)
+            tok = np.where(ok, logit, -np.inf).argmax(-1)
+            used[:] += self.spans[tok]
+            return tok
+        return choose
+
     def greedy(self, histories):
         """Return greedy model ids ``(B, L)`` and their logits ``(B, L, n_out)``."""
         hist = self._check(histories)
+        choose = self._chooser(len(hist))
         if self.config.head == 'parallel':
             logits = self.logits(hist)
-            return logits.argmax(-1), logits
+            return np.stack([choose(logits[:, j]) for j in range(logits.shape[1])], 1), logits
         x = self._prefix(hist)
         caches = [[] for _ in range(self.config.n_layers)]
         for i in range(self.config.n_layers):
@@ -143,7 +159,7 @@ class NumpyPolicy:
             for i in range(self.config.n_layers):
                 x = self._block(i, x, caches[i], causal=True)
             logit = self._out(x)[:, 0]
-            tok = logit.argmax(-1)
+            tok = choose(logit)
             ids.append(tok)
             out.append(logit)
             if end is not None and len(hist) == 1 and tok[0] == end:

@@ -44,9 +44,13 @@ class Block(nn.Module):
 class PolicyNet(nn.Module):
     """State history ``(B, k, S)`` (normalised) -> logits ``(B, L, n_out)``."""
 
-    def __init__(self, config, layout):
+    def __init__(self, config, layout, spans=None):
         super().__init__()
         d = config.d_model
+        # FAST: each id's coefficient count (``targets.token_spans``), the end id's 0.
+        self.span_total = layout.span_total
+        self.spans = None if spans is None else torch.as_tensor(
+            list(spans) + [0], dtype=torch.long)
         self.ar = config.head == 'ar'
         self.seq_len, self.n_out = layout.seq_len, layout.n_out
         self.state_in = nn.Linear(layout.state_dim, d)
@@ -82,31 +86,45 @@ class PolicyNet(nn.Module):
             x = block(x, blocked)
         return self.head(self.ln_f(x[:, k:]))
 
+    def _choose(self, logit, used):
+        """Return argmax ids ``(B,)`` of ``logit`` (B, n_out), within the grammar if any."""
+        if self.spans is None:
+            return logit.argmax(-1)
+        room = self.span_total - used[:, None]
+        ok = torch.cat([self.spans[None, :-1] <= room, room == 0], 1)
+        tok = logit.masked_fill(~ok, float('-inf')).argmax(-1)
+        used += self.spans[tok]
+        return tok
+
     @torch.no_grad()
     def greedy(self, states):
         """Return greedy model ids ``(B, L)`` and logits ``(B, L, n_out)`` (no early stop)."""
+        used = torch.zeros(states.shape[0], dtype=torch.long)
         if not self.ar:
             logits = self(states)
-            return logits.argmax(-1), logits
+            return torch.stack([self._choose(logits[:, j], used)
+                                for j in range(self.seq_len)], 1), logits
         ids = torch.zeros((states.shape[0], 0), dtype=torch.long)
         for _ in range(self.seq_len):
             logits = self(states, ids)
-            ids = torch.cat([ids, logits[:, -1].argmax(-1, keepdim=True)], 1)
+            ids = torch.cat([ids, self._choose(logits[:, -1], used)[:, None]], 1)
         return ids, logits
 
 
 def numpy_arrays(net, mean, std):
-    """Return the net's weights and the normalisation as float32 numpy arrays (to save)."""
+    """Return the net's weights, normalisation and grammar as float32 arrays (to save)."""
     import numpy as np
     arrays = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in
               net.state_dict().items()}
     arrays['norm.mean'] = np.asarray(mean, np.float32)
     arrays['norm.std'] = np.asarray(std, np.float32)
+    if net.spans is not None:
+        arrays['grammar.span'] = net.spans[:-1].numpy().astype(np.float32)
     return arrays
 
 
 def load_arrays(net, arrays):
     """Load saved numpy ``arrays`` (``numpy_arrays``' names) into ``net``."""
     net.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in arrays.items()
-                         if not k.startswith('norm.')})
+                         if not k.startswith(('norm.', 'grammar.'))})
     return net

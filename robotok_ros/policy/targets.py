@@ -28,6 +28,21 @@ def step_sequences(tok, actions):
     return [np.asarray(o, np.int64).reshape(-1) for o in out]
 
 
+def token_spans(tok):
+    """
+    Return ``(spans (n_ids,), total)`` when each id stands for a known number of values.
+
+    FAST's BPE tokens expand to ``token_len`` DCT coefficients each and a chunk is
+    chunk_steps x D of them; other kinds return ``(None, 0)``.
+    """
+    lens = getattr(getattr(tok, '_bpe', None), 'token_len', None)
+    if lens is None or tok.capabilities.per_step:
+        return None, 0
+    lo, hi = (int(v) for v in tok.id_range)
+    spans = np.asarray(lens, np.int64)[:hi - lo + 1]
+    return spans, int(tok.chunk_steps * tok.dim)
+
+
 def make_layout(tok, sequences, state_names, margin=0):
     """
     Return the Layout for tokenizer ``tok`` and the training ``sequences`` (arrays of ids).
@@ -42,8 +57,20 @@ def make_layout(tok, sequences, state_names, margin=0):
         raise ConfigError(f'{tok.kind} tokenizer: fixed-length chunks of {sorted(lengths)} '
                           'ids')
     seq_len = max(lengths) + (1 + margin if variable else 0)
+    total = token_spans(tok)[1] if variable else 0
     return Layout(tuple(state_names), seq_len, lo, hi - lo + 1, variable,
-                  bool(tok.capabilities.per_step), int(tok.chunk_steps))
+                  bool(tok.capabilities.per_step), int(tok.chunk_steps), total)
+
+
+def allowed(spans, total, used):
+    """
+    Return ``(B, n_ids + 1)`` True where an id fits a chunk with ``used`` (B,) values so far.
+
+    An id fits when its span does not overshoot ``total``; the end id only once the
+    chunk is whole.  Numpy arrays in, numpy out (the torch model converts).
+    """
+    room = total - np.asarray(used)[:, None]
+    return np.concatenate([spans[None, :] <= room, room == 0], 1)
 
 
 def target_array(layout, sequences):

@@ -17,7 +17,7 @@ import numpy as np
 from robotok_ros.errors import ConfigError, InvalidTokenError
 from robotok_ros.policy.data import histories, norm_stats
 from robotok_ros.policy.infer import NumpyPolicy
-from robotok_ros.policy.targets import make_layout, step_sequences, target_array
+from robotok_ros.policy.targets import make_layout, step_sequences, target_array, token_spans
 from robotok_ros.policy.targets import tokens_from_model
 
 EVAL_BATCH = 1024
@@ -118,7 +118,7 @@ def train_policy(train, val, tok, names, config, settings, progress=True):
     xv, yv, mv, _ = samples(val, tok, layout, k, mean, std)
     xs, ys, ms = torch.from_numpy(xs), torch.from_numpy(ys), torch.from_numpy(ms)
     xv_t, yv_t, mv_t = torch.from_numpy(xv), torch.from_numpy(yv), torch.from_numpy(mv)
-    net = PolicyNet(config, layout)
+    net = PolicyNet(config, layout, token_spans(tok)[0] if layout.span_total else None)
     opt = torch.optim.AdamW(net.parameters(), lr=settings.lr,
                             weight_decay=settings.weight_decay)
     batches = -(-len(xs) // settings.batch_size)
