@@ -442,3 +442,19 @@ def test_column_and_controller_limit_keys_round_trip(tmp_path):
     osc = load_profile('robosuite_panda_osc')
     assert osc.columns is None
     assert [d.keeps_limits for d in osc.dimensions] == [True] * 6 + [False]
+
+
+def test_cli_show_names_columns_and_controller_limits(tmp_path, capsys):
+    assert main(['profile', 'show', 'robosuite_panda_osc']) == 0
+    out = capsys.readouterr().out
+    assert ('controller input limits (kept by `robotok fit`): dx, dy, dz, droll, dpitch, dyaw'
+            in out) and 'read from file columns' not in out
+    data = copy.deepcopy(BASE)
+    for i, d in enumerate(data['dimensions']):
+        d['column'] = i
+    path = tmp_path / 'cols.yaml'
+    path.write_text(yaml.safe_dump(data))
+    assert main(['profile', 'show', str(path)]) == 0
+    out = capsys.readouterr().out
+    assert 'read from file columns: dx=0, dy=1, dz=2, droll=3, dpitch=4, dyaw=5, gripper=6' in out
+    assert 'controller input limits' not in out

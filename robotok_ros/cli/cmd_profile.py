@@ -37,6 +37,12 @@ def format_profile(profile):
     widths = [max(len(r[c]) for r in [header] + rows) for c in range(len(header))]
     for row in [header] + rows:
         lines.append('  ' + '  '.join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    if profile.columns is not None:
+        lines.append('  read from file columns: ' + ', '.join(
+            f'{n}={c}' for n, c in zip(profile.names, profile.columns)))
+    kept = [d.name for d in profile.dimensions if d.keeps_limits]
+    if kept:
+        lines.append(f'  controller input limits (kept by `robotok fit`): {", ".join(kept)}')
     g = profile.gripper
     if g is None:
         lines.append('  gripper: none')
