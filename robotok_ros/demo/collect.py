@@ -8,8 +8,9 @@ and actions; episode_recorder writes one bag per episode with the robot state
 (joint states, TCP pose, the cube's task state) beside every step.  Per episode the
 scene is reset to the next seed (the cube at a new random spot), recording starts,
 the operator is reset, and the episode ends when the operator has lifted and held
-the cube or after ``max_seconds`` of simulated time.  ``collect.json`` lists each
-episode's seed, outcome and bag.
+the cube or after ``max_seconds`` of simulated time; a failed one's bag is moved to
+``failed/``, so ``bags/`` holds only demonstrations.  ``collect.json`` lists each
+episode's cube start, outcome and bag.
 """
 
 import json
@@ -143,6 +144,12 @@ def collect(robot, episodes, out, seed=0, rtf=1.0, max_seconds=20.0, progress=No
                       'done': bool(done and client.status.get('done')),
                       'lifted': bool(client.task.get('lifted')),
                       'seconds': round(client.task.get('sim_time', 0.0) - start, 2)}
+            if not result['done']:
+                # A lab discards a failed demonstration: out of bags/, kept for a look.
+                (out / 'failed').mkdir(exist_ok=True)
+                # The recorder reuses a free index, so the name carries the attempt too.
+                moved = out / 'failed' / f'{Path(bag).name}_attempt{i:04d}'
+                result['bag'] = str(Path(bag).rename(moved))
             results.append(result)
             if progress:
                 progress(i, result)
