@@ -109,8 +109,8 @@ class Layout:
         for key, kind in want.items():
             value = values.get(key)
             if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-                raise PolicyFileError(f'{where}: layout.{key} must be a {kind.__name__}, got '
-                                      f'{value!r}')
+                what = {list: 'a list', int: 'an integer', bool: 'true or false'}[kind]
+                raise PolicyFileError(f'{where}: layout.{key} must be {what}, got {value!r}')
         unknown = sorted(set(values) - set(want))
         if unknown:
             raise PolicyFileError(f'{where}: layout: unknown key {unknown[0]!r}')
