@@ -6,6 +6,7 @@ from pathlib import Path
 import sys
 
 import numpy as np
+from robotok_ros.checks import fit_warnings
 from robotok_ros.cli.common import (add_data_args, add_profile_args, add_tokenizer_args,
                                     episodes_from_args, missing_robot_error, parse_rows,
                                     profile_from_args, tokenizer_from_args)
@@ -58,6 +59,8 @@ def _fit(args):
     else:
         profile, columns = _fit_new(args)
     episodes = args.episodes
+    for line in fit_warnings(profile, episodes, bool(args.keep_ranges)):
+        _warn(line)   # kept limits that dwarf the data: uniform bins would waste resolution
     n = sum(len(e) for e in episodes)
     source = ' '.join(args.data) if args.data else f'{len(episodes)} synthetic episodes'
     text = (f'# Fitted by `robotok fit` from {source}: {len(episodes)} episodes, {n} steps.\n'
