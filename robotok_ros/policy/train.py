@@ -1,15 +1,18 @@
 """
 Train a policy: cross-entropy on the action tokens of every step, AdamW, torch CPU.
 
-Episodes arrive already split by episode (``cli/cmd_train_policy.py``): the
-layout and the state normalisation come from the training episodes only.  Each
-epoch reports the training and validation loss (teacher forced); at the end the
-validation set is decoded greedily, as the robot would, for the per-token and
-whole-step / whole-chunk exact accuracy, the decode failures and the action
-RMSE of the decoded ids; the numpy policy's latency per call is measured on
-validation states.
+AdamW with a linear warm-up and a cosine decay of the learning rate (one
+cycle, as Loshchilov & Hutter 2017, SGDR, without restarts).  Episodes arrive
+already split by episode (``cli/cmd_train_policy.py``): the layout and the
+state normalisation come from the training episodes only.  Each epoch reports
+the training and validation loss (teacher forced); at the end the validation
+set is decoded greedily, as the robot would, for the per-token and whole-step /
+whole-chunk exact accuracy, the decode failures and the action RMSE of the
+decoded ids; the numpy policy's latency per call is measured on validation
+states.
 """
 
+import math
 import sys
 import time
 
@@ -21,6 +24,14 @@ from robotok_ros.policy.targets import make_layout, step_sequences, target_array
 from robotok_ros.policy.targets import tokens_from_model
 
 EVAL_BATCH = 1024
+
+
+def lr_factor(step, total, warmup=0.1):
+    """Return the learning-rate factor at ``step`` of ``total``: linear warm-up, cosine decay."""
+    warm = max(1, int(warmup * total))
+    if step < warm:
+        return (step + 1) / warm
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
 
 
 def samples(episodes, tok, layout, k, mean, std):
@@ -121,9 +132,8 @@ def train_policy(train, val, tok, names, config, settings, progress=True):
     net = PolicyNet(config, layout, token_spans(tok)[0] if layout.span_total else None)
     opt = torch.optim.AdamW(net.parameters(), lr=settings.lr,
                             weight_decay=settings.weight_decay)
-    batches = -(-len(xs) // settings.batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, settings.lr, total_steps=settings.epochs *
-                                                batches, pct_start=0.1)
+    n_steps = settings.epochs * -(-len(xs) // settings.batch_size)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(step, n_steps))
     gen = torch.Generator().manual_seed(settings.seed)
     history, start = [], time.perf_counter()
     bar = tqdm(range(settings.epochs), desc='train-policy', unit='epoch', file=sys.stderr,
