@@ -130,3 +130,16 @@ def test_validation_bags_must_hold_the_same_state(tmp_path, bags, capsys):
                         tmp_path / 'p'], capsys)
     assert code == 2
     assert 'other: robot state differs from that of the first bag' in err
+
+
+def test_state_columns_are_matched_by_name_across_bags(tmp_path):
+    from robotok_ros.policy.data import read_state_episodes
+    (tmp_path / 'reach3.yaml').write_text(REACH3)
+    profile = load_profile(tmp_path / 'reach3.yaml')
+    make_state_bag(tmp_path / 'bags' / 'a', profile, 6, topics=('/joint_states',))
+    make_state_bag(tmp_path / 'bags' / 'b', profile, 6, topics=('/joint_states',),
+                   joint_order=('finger', 'j1', 'j2'))
+    episodes, names = read_state_episodes([tmp_path / 'bags'])
+    assert names == ['joint_states.j1', 'joint_states.j2', 'joint_states.finger']
+    np.testing.assert_allclose(episodes[1].states, episodes[0].states)
+    assert episodes[0].actions.shape == (6, 3)

@@ -84,3 +84,10 @@ def test_training_needs_both_sets(reach3, episodes):
     with pytest.raises(ConfigError, match='a policy needs training and validation episodes, '
                                           'got 3 and 0'):
         train_policy(episodes[:3], [], tok, NAMES, SMALL, FAST_TRAIN, progress=False)
+
+
+def test_the_learning_rate_warms_up_then_decays_to_zero():
+    from robotok_ros.policy.train import lr_factor
+    factors = [lr_factor(step, 100) for step in range(101)]
+    assert factors[0] == 0.1 and factors[9] == 1.0 and factors[100] == 0.0
+    assert all(a >= b for a, b in zip(factors[9:], factors[10:]))
