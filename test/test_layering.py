@@ -15,7 +15,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / 'robotok_ros'
-CORE = ('robotok_ros.tokenizers', 'robotok_ros.data', 'robotok_ros.runtime', 'robotok_ros.sim')
+CORE = ('robotok_ros.tokenizers', 'robotok_ros.data', 'robotok_ros.runtime', 'robotok_ros.sim',
+        'robotok_ros.policy')
 SHELLS = ('robotok_ros.nodes', 'robotok_ros.cli', 'robotok_ros.demo')
 ROS = ('rclpy', 'rcl_interfaces', 'std_msgs', 'geometry_msgs', 'sensor_msgs', 'diagnostic_msgs',
        'std_srvs', 'rosgraph_msgs', 'builtin_interfaces', 'launch', 'launch_ros')
