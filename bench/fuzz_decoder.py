@@ -108,7 +108,7 @@ def main():
     """Fuzz every configuration asked for; print one line each, then the JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--messages', type=int, default=10 ** 6,
-                        help='messages in all, split evenly over the configurations')
+                        help='messages in all (at least), split evenly over the configurations')
     parser.add_argument('--configs', nargs='+', default=list(CONFIGS), choices=CONFIGS,
                         metavar='NAME', help=f'configurations (default all: '
                         f'{", ".join(CONFIGS)})')
@@ -130,7 +130,7 @@ def main():
     params, toks, skipped = prepare(profile, folder, args.configs, args.seed)
     for name, why in skipped.items():
         print(f'{name}: skipped: {why}', flush=True)
-    per_config = max(1, args.messages // max(1, len(toks)))
+    per_config = max(1, -(-args.messages // max(1, len(toks))))  # rounded up: >= --messages
     configs = {}
     for name in toks:
         configs[name] = fig = run_config(name, params[name], toks[name], profile, per_config,
