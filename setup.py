@@ -40,6 +40,7 @@ setup(
             'episode_recorder = robotok_ros.nodes.recorder_node:main',
             'sim_arm = robotok_ros.nodes.sim_arm_node:main',
             'scripted_operator = robotok_ros.nodes.operator_node:main',
+            'token_policy = robotok_ros.nodes.policy_node:main',
             'policy_replay = robotok_ros.demo.replay_nodes:policy_replay_main',
             'command_listener = robotok_ros.demo.replay_nodes:command_listener_main',
         ],

@@ -28,7 +28,11 @@ def read_state_episodes(paths, names=None):
     Return ``(episodes, names)`` from bag folders (or folders of bags) ``paths``.
 
     A bag without recorded state, or whose state names differ from the first
-    bag's (or from ``names``, given), is a DataError naming the bag.
+    bag's (or from ``names``, given), is a DataError naming the bag.  Leading
+    steps without motion are dropped (``idle_start``): before the operator's
+    first command the arm waits at its start pose, and a policy trained on those
+    labels learns to wait there forever (OpenVLA's data pipeline drops no-op
+    actions for the same reason).
     """
     from robotok_ros.data.bags import find_bags, read_bag
     episodes = []
@@ -47,13 +51,24 @@ def read_state_episodes(paths, names=None):
                 raise DataError(f'{bag}: robot state differs from that of the first bag '
                                 f'({extra[0]} in one only); use bags of one setup')
             order = [got.index(n) for n in names]
-            if len(ep.actions) == 0:
+            start = idle_start(ep.actions, ep.metadata)
+            if len(ep.actions) - start == 0:
                 continue
-            episodes.append(StateEpisode(bag, np.asarray(state[:, order], np.float64),
-                                         np.asarray(ep.actions, np.float64), ep.metadata))
+            episodes.append(StateEpisode(bag, np.asarray(state[start:, order], np.float64),
+                                         np.asarray(ep.actions[start:], np.float64),
+                                         ep.metadata))
     if not episodes:
         raise DataError(f'{", ".join(map(str, paths))}: no episode with steps')
     return episodes, names
+
+
+def idle_start(actions, metadata):
+    """Return how many leading steps of ``actions`` (T, D) command no motion."""
+    grip = (metadata.get('robot_profile', {}).get('gripper') or {}).get('dimension')
+    dims = [d.get('name') for d in metadata.get('robot_profile', {}).get('dimensions', [])]
+    motion = [i for i, n in enumerate(dims) if n != grip] or list(range(actions.shape[1]))
+    moving = np.flatnonzero(np.any(actions[:, motion] != 0, axis=1))
+    return int(moving[0]) if len(moving) else len(actions)
 
 
 def profile_of(episodes):
@@ -72,8 +87,13 @@ def histories(states, k):
     return states[np.maximum(idx, 0)]
 
 
+# Smallest std a state value is divided by (its units: m, rad, or a flag).  A value that
+# barely varies (a quaternion component of a hand kept level: std 1e-5) would otherwise be
+# blown up into the largest input the policy sees, its noise drowning the real signal.
+STD_FLOOR = 1e-2
+
+
 def norm_stats(episodes):
-    """Return the state mean and std ``(S,)`` over episodes (std 1 where constant)."""
+    """Return the state mean and std ``(S,)`` over episodes (std at least ``STD_FLOOR``)."""
     stack = np.concatenate([ep.states for ep in episodes])
-    std = stack.std(axis=0)
-    return stack.mean(axis=0), np.where(std > 1e-8, std, 1.0)
+    return stack.mean(axis=0), np.maximum(stack.std(axis=0), STD_FLOOR)
