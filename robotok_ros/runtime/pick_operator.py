@@ -20,7 +20,10 @@ APPROACH_HEIGHT = 0.10   # m above the cube centre before descending
 GRASP_DEPTH = -0.005     # m: the Franka Hand's pads close on the cube's middle from here
 LIFT = 0.12              # m above the cube's start: lifted (sim_arm says so at 5 cm)
 XY_READY = 0.006         # m: close enough above the cube to descend
-GRASP_READY = 0.004      # m: close enough to the grasp point to close the hand
+# The hand starts closing this far above the grasp point, still descending: the close is
+# then a band of states a policy can learn (a person closes on the way down too), not
+# one step at a single pose.
+CLOSE_ABOVE = 0.012
 SETTLED = 2e-4           # m per step: the fingers stopped moving (closed on the cube)
 HOLD_S = 0.5             # s held up before the episode counts as done
 
@@ -109,14 +112,14 @@ class PickOperator:
                 target, self.phase = above, 'approach'
             else:
                 target, self.phase = grasp, 'descend'
-            if np.linalg.norm(position - grasp) < GRASP_READY:
+            if self.phase == 'descend' and position[2] - grasp[2] < CLOSE_ABOVE:
                 self.closing, self.phase = True, 'close'
         if self.closing:
             # Stopped *after* closing some way: on the cube (a hand just told to close has
             # not moved yet either).
             if self.phase == 'close' and settled and finger_width < self.open_width - 0.005:
                 self.phase = 'lift'
-            target = position if self.phase == 'close' else \
+            target = grasp if self.phase == 'close' else \
                 self.cube_start + (0.0, 0.0, LIFT + GRASP_DEPTH)
         self.held = self.held + self.period if lifted and self.phase == 'lift' else 0.0
         s = self.settings
