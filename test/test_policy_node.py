@@ -1,0 +1,98 @@
+"""token_policy in its own process: fresh state -> token messages; stale state -> none."""
+
+import numpy as np
+import pytest
+from robotok_ros.data.wire import parse_step_label
+from robotok_ros.policy.config import Layout, PolicyConfig
+from robotok_ros.policy.files import expected_shapes, save_policy
+from robotok_ros.profile_loader import load_profile
+from robotok_ros.tokenizers import make_tokenizer
+
+pytestmark = pytest.mark.timeout(90)
+NAMES = ('ee_pose.x', 'ee_pose.y', 'ee_pose.z', 'joint_states.finger')
+STATE = ['joint_states=sensor_msgs/msg/JointState',
+         'robotok/ee_pose=geometry_msgs/msg/PoseStamped']
+
+
+@pytest.fixture
+def policy(tmp_path):
+    """A franka_panda policy (random weights: only its plumbing is tested) over NAMES."""
+    profile = load_profile('franka_panda')
+    config = PolicyConfig(d_model=16, n_layers=1, n_heads=2, head='parallel')
+    layout = Layout(NAMES, profile.dim, 0, 256, False, True, 1, 0)
+    rng = np.random.default_rng(0)
+    arrays = {k: rng.normal(0, 0.3, s).astype(np.float32)
+              for k, s in expected_shapes(config, layout).items()}
+    arrays['norm.std'] = np.ones(len(NAMES), np.float32)
+    return save_policy(tmp_path / 'pol', config, layout, arrays,
+                       make_tokenizer('uniform', profile, n_bins=256))
+
+
+def _publish_state(ros, x):
+    from geometry_msgs.msg import PoseStamped
+    from sensor_msgs.msg import JointState
+    now = ros.node.get_clock().now().to_msg()
+    pose = PoseStamped()
+    pose.header.stamp, pose.pose.position.x, pose.pose.orientation.w = now, x, 1.0
+    js = JointState(name=['finger'], position=[0.04])
+    js.header.stamp = now
+    ros.publish('/robotok/ee_pose', pose)
+    ros.publish('/joint_states', js)
+
+
+def test_tokens_follow_fresh_state_and_stop_when_it_goes_stale(policy):
+    from diagnostic_msgs.msg import DiagnosticArray
+    from rosutil import RosHarness
+    from std_msgs.msg import Int32MultiArray
+    with RosHarness() as ros:
+        ros.start_node('token_policy', params={'policy_path': str(policy),
+                                               'observation_topics': STATE,
+                                               'max_state_age': 0.2})
+        tokens = ros.collect('/robotok/action_tokens', Int32MultiArray)
+        diags = ros.collect('/diagnostics', DiagnosticArray)
+        ros.wait_for_subscribers('/robotok/ee_pose')
+        ros.wait_for_subscribers('/joint_states')
+        # State at ~50 Hz until ten token messages (15 Hz) have come.
+        assert ros.wait_for(lambda: (_publish_state(ros, 0.4), ros.spin_for(0.02))
+                            and len(tokens) >= 10, timeout=30)
+        for msg in tokens:
+            assert len(msg.data) == 7 and all(0 <= i <= 255 for i in msg.data)
+            dims = [(d.size, d.stride) for d in msg.layout.dim]
+            assert dims == [(1, 7), (7, 7)]
+        steps = [parse_step_label(m.layout.dim[0].label)[0] for m in tokens]
+        assert steps == sorted(steps) and len(set(steps)) == len(steps)
+
+        # No more state: once the node says its state is stale, no further tokens come.
+        def stale_reported():
+            for arr in diags:
+                for status in arr.status:
+                    values = {kv.key: kv.value for kv in status.values}
+                    if status.name.startswith('token_policy') and \
+                            int(values.get('stale /robotok/ee_pose', 0)) > 0 and \
+                            status.level == status.WARN:
+                        return True
+            return False
+        diags.clear()
+        assert ros.wait_for(stale_reported, timeout=10)
+        count = len(tokens)
+        diags.clear()
+        assert ros.wait_for(stale_reported, timeout=10)   # another second, still stale
+        assert len(tokens) == count
+
+
+def test_a_policy_needing_another_topic_is_one_fatal_line(policy):
+    from rosutil import RosHarness
+    with RosHarness() as ros:
+        proc = ros.start_node('token_policy', params={'policy_path': str(policy),
+                                                      'observation_topics': STATE[1:]})
+        assert proc.wait() == 2
+    assert "the policy needs state from a topic named 'joint_states'" in proc.stderr
+    assert 'Traceback' not in proc.stderr
+
+
+def test_no_policy_path_is_one_fatal_line():
+    from rosutil import RosHarness
+    with RosHarness() as ros:
+        proc = ros.start_node('token_policy')
+        assert proc.wait() == 2
+    assert 'parameter policy_path is required' in proc.stderr and 'Traceback' not in proc.stderr
