@@ -16,7 +16,7 @@ STATE = ['joint_states=sensor_msgs/msg/JointState',
 
 @pytest.fixture
 def policy(tmp_path):
-    """A franka_panda policy (random weights: only its plumbing is tested) over NAMES."""
+    """Save a franka_panda policy over NAMES (random weights: only the plumbing is tested)."""
     profile = load_profile('franka_panda')
     config = PolicyConfig(d_model=16, n_layers=1, n_heads=2, head='parallel')
     layout = Layout(NAMES, profile.dim, 0, 256, False, True, 1, 0)
