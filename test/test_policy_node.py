@@ -96,3 +96,37 @@ def test_no_policy_path_is_one_fatal_line():
         proc = ros.start_node('token_policy')
         assert proc.wait() == 2
     assert 'parameter policy_path is required' in proc.stderr and 'Traceback' not in proc.stderr
+
+
+@pytest.mark.timeout(180)
+def test_a_rollout_runs_the_policy_through_the_decoder_into_the_simulated_arm(tmp_path):
+    from robotok_ros.demo.rollout import rollout
+    # A policy over sim_arm's own state names whose every id is 128 (a zeroed head, one
+    # bias): bin 128 of 255 on +-1 is +1/127, so each 15 Hz step asks dx = dy = dz =
+    # 0.075 m / 127 (and a small rotation, an open hand).
+    profile = load_profile('franka_panda')
+    names = ('ee_pose.x', 'ee_pose.y', 'ee_pose.z', 'task_state.cube.0')
+    config = PolicyConfig(d_model=16, n_layers=1, n_heads=2, head='parallel')
+    layout = Layout(names, profile.dim, 0, 255, False, True, 1, 0)
+    rng = np.random.default_rng(1)
+    arrays = {k: rng.normal(0, 0.3, s).astype(np.float32)
+              for k, s in expected_shapes(config, layout).items()}
+    arrays['norm.std'] = np.ones(len(names), np.float32)
+    arrays['head.weight'][:] = 0.0
+    arrays['head.bias'][:] = 0.0
+    arrays['head.bias'][128] = 10.0
+    pol = save_policy(tmp_path / 'pol', config, layout, arrays,
+                      make_tokenizer('uniform', profile, n_bins=255))
+    summary = rollout('franka_panda', pol, pol / 'tokenizer', 1, tmp_path / 'eval',
+                      max_seconds=3.0)
+    (result,) = summary['rollouts']
+    assert not result['success'] and 2.9 < result['seconds'] < 4.0
+    # One message of 7 ids per 15 Hz step, and the arm followed the decoder's twists.
+    assert 90 < result['tokens_per_s'] < 120, result
+    assert result['tracking_max_mm'] < 10.0, result
+    # In physics: the TCP went where those steps add up to (the first step starts late).
+    from robotok_ros.sim import SimArm
+    moved = np.array(result['final_tcp']) - SimArm(profile).ee_pose().position
+    per_step = 0.075 / 127
+    assert np.all(moved > 0.8 * 40 * per_step) and np.all(moved < 1.2 * 46 * per_step), moved
+    assert summary['policy_ms_p50'] is not None and summary['policy_ms_p50'] < 50

@@ -123,10 +123,11 @@ def collect(robot, episodes, out, seed=0, rtf=1.0, max_seconds=20.0, progress=No
                                  60, procs):
             raise RobotokError(f'the nodes did not come up; see {out / "nodes.log"}')
         for i in range(episodes):
-            before = client.task.get('sim_time', 0.0)
             client.call('/sim_arm/reset', procs)
+            # Task states still in flight were published before the reset: wait past them.
+            before = client.task.get('sim_time', 0.0)
             # The cube's new spot, from a task state published after the reset.
-            client.spin_until(lambda: client.task.get('sim_time', 0.0) > before + 0.05, 30,
+            client.spin_until(lambda: client.task.get('sim_time', 0.0) > before + 0.1, 30,
                               procs)
             cube = [round(v, 4) for v in client.task.get('cube', [])]
             client.call('/scripted_operator/reset', procs)

@@ -87,9 +87,10 @@ def rollout(robot, policy_path, tokenizer_path, rollouts, out, seed=1000, rtf=1.
                 '/robotok/action_tokens'), 60, procs):
             raise RobotokError(f'the nodes did not come up; see {out / "nodes.log"}')
         for i in range(rollouts):
-            before = watch.task.get('sim_time', 0.0)
             watch.call('/sim_arm/reset', procs)
-            watch.spin_until(lambda: watch.task.get('sim_time', 0.0) > before + 0.05, 30, procs)
+            # Task states still in flight were published before the reset: wait past them.
+            before = watch.task.get('sim_time', 0.0)
+            watch.spin_until(lambda: watch.task.get('sim_time', 0.0) > before + 0.1, 30, procs)
             cube = [round(v, 4) for v in watch.task.get('cube', [])]
             watch.call('/token_policy/reset', procs)
             watch.clear()
@@ -114,7 +115,10 @@ def rollout(robot, policy_path, tokenizer_path, rollouts, out, seed=1000, rtf=1.
                       'seconds': round(seconds, 2),
                       'tokens_per_s': round(sum(watch.tokens) / max(seconds, 1e-9), 1),
                       'tracking_mean_mm': round(float(np.mean(err)) * 1e3, 2),
-                      'tracking_max_mm': round(float(np.max(err)) * 1e3, 2)}
+                      'tracking_max_mm': round(float(np.max(err)) * 1e3, 2),
+                      'final_tcp': [round(v, 4) for v in (watch.poses[-1][1:] if watch.poses
+                                                          else ())],
+                      'final_cube': [round(v, 4) for v in watch.task.get('cube', [])]}
             results.append(result)
             if progress:
                 progress(i, result)
