@@ -53,12 +53,13 @@ class TokenizerSpec:
         # ranges=data; say so, before anything is fitted.
         if self.ranges != 'profile':
             return
-        if self.kind == 'openvla':  # OpenVLA passes the gripper through unnormalised
-            need, what = [d for d in profile.dimensions if d.name != profile.gripper_name], ''
-        elif self.settings.get('normalization') == 'quantile':
-            need, what = profile.dimensions, 'normalization=quantile '
-        else:
+        # The class says which dimensions it normalises by q01/q99 (OpenVLA: all but the
+        # gripper, always; FAST: all, with normalization=quantile).
+        needs = tokenizer_class(self.kind).quantile_needs(self.settings, profile)
+        if needs is None:
             return
+        need, because = needs
+        what = f'{because} ' if because else ''
         missing = [d.name for d in need if d.q01 is None or d.q99 is None]
         if missing:
             raise ConfigError(f'--tokenizers item {self.label!r}: {what}needs q01/q99, and '

@@ -33,24 +33,11 @@ def tokenizer_ranges(tok):
 
     ``span``: the values its resolution is spread over; ``box``: what it
     encodes without clipping (infinite where a value passes through, as
-    OpenVLA's gripper).  None for a kind whose ranges are not known here.
+    OpenVLA's gripper).  None for a kind whose ranges are not known.  Each
+    tokenizer class answers for itself (``ActionTokenizer.value_ranges``), so a
+    new kind needs no change here.
     """
-    p = tok.profile
-    if tok.kind in ('uniform', 'rt1', 'vq'):
-        return (p.lows, p.highs), (p.lows, p.highs)
-    if tok.kind == 'quantile':
-        box = (tok.edges[:, 0], tok.edges[:, -1])
-        return box, box
-    if tok.kind == 'openvla':
-        lo = np.where(tok.mask, tok.q01, -np.inf)
-        hi = np.where(tok.mask, tok.q99, np.inf)
-        return (lo, hi), (lo, hi)
-    if tok.kind in ('fast', 'dct_table'):
-        # The normalisation (centre +- half: range or q01/q99) sets the resolution; the clip box
-        # (the profile's range, within norm_clip half-ranges) what is kept.
-        span = (tok._centre - tok._half, tok._centre + tok._half)
-        return span, (tok._box_lo, tok._box_hi)
-    return None
+    return tok.value_ranges()
 
 
 def _beyond(data, box):

@@ -185,6 +185,29 @@ class ActionTokenizer(metaclass=_CheckedIds):
         """Return (levels, codes per level) of a codebook tokenizer, else None."""
         return None
 
+    def value_ranges(self):
+        """
+        Return ``(span, box)``, each a ``(lo, hi)`` pair of ``(D,)`` arrays, or None.
+
+        ``span``: the values the resolution is spread over; ``box``: what is
+        encoded without clipping (infinite where a value passes through, as
+        OpenVLA's gripper).  None (this default) where a kind's ranges are not
+        known, so range checks skip it.
+        """
+        return None
+
+    @classmethod
+    def quantile_needs(cls, settings, profile):
+        """
+        Return ``(dimensions, because)`` whose q01/q99 ``settings`` need, or None for none.
+
+        ``settings``: the settings as given, a mapping (one left out is at its
+        default); ``dimensions``: those of ``profile`` that must carry q01/q99;
+        ``because``: the setting that needs them (e.g. ``'normalization=quantile'``),
+        '' when the kind always does.  Lets a caller say so before building one.
+        """
+        return None
+
     def describe(self):
         """One line for logs and CLI output."""
         lo, hi = self.id_range

@@ -100,6 +100,11 @@ class UniformTokenizer(_IndexedBins):
         self._set_ranges()
         return self
 
+    def value_ranges(self):
+        """Return the profile's (min, max) as both span and box: bins cover it and clip at it."""
+        box = (self.profile.lows, self.profile.highs)
+        return box, box
+
     def _tile(self, values, dtype=np.float64):
         # numpy broadcasts a (D,) operand over rows with an inner loop of only D elements;
         # operating on flat blocks against pre-tiled constants keeps every pass SIMD-wide.
@@ -238,6 +243,11 @@ class QuantileTokenizer(_IndexedBins):
         """Ids ``(..., D)`` -> the middle of each bin's edges."""
         bins = self._bins_of(tokens) - self._id_lo
         return self.centres[np.arange(self.dim), bins]
+
+    def value_ranges(self):
+        """Return the outer edges as both span and box: beyond them values clip."""
+        box = (self.edges[:, 0], self.edges[:, -1])
+        return box, box
 
     def state_arrays(self):
         """Return the fitted edges."""

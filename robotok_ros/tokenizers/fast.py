@@ -128,6 +128,23 @@ class FASTTokenizer(ActionTokenizer):
                                                    np.abs(self._box_hi - self._centre))
                                         / self._half))
 
+    def value_ranges(self):
+        """
+        Return the normalisation's centre +- half as span and the clip box as box.
+
+        The normalisation (range or q01/q99) sets the resolution; the box (the
+        profile's range, within norm_clip half-ranges) what is kept.
+        """
+        span = (self._centre - self._half, self._centre + self._half)
+        return span, (self._box_lo, self._box_hi)
+
+    @classmethod
+    def quantile_needs(cls, settings, profile):
+        """Return every dimension when normalised by q01/q99, else None."""
+        if settings.get('normalization') == 'quantile':
+            return profile.dimensions, 'normalization=quantile'
+        return None
+
     def error_bound(self):
         """
         Worst-case decode error per dimension, in action units, against the clipped chunk.

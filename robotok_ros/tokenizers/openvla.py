@@ -75,6 +75,17 @@ class OpenVLATokenizer(ActionTokenizer):
         self._set_stats()
         return self
 
+    def value_ranges(self):
+        """Return q01/q99 as both span and box; the gripper passes through, so infinite."""
+        lo = np.where(self.mask, self.q01, -np.inf)
+        hi = np.where(self.mask, self.q99, np.inf)
+        return (lo, hi), (lo, hi)
+
+    @classmethod
+    def quantile_needs(cls, settings, profile):
+        """Return every dimension but the gripper (passed through unnormalised), always."""
+        return [d for d in profile.dimensions if d.name != profile.gripper_name], ''
+
     def normalize(self, actions):
         """Actions ``(..., D)`` -> OpenVLA's normalised values (gripper untouched), unclipped."""
         if self._missing:

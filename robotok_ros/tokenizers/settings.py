@@ -35,6 +35,11 @@ class Capabilities:
     ``default_ranges``: where its ranges come from unless told ('data': fitted
     on the episodes, 'profile': the robot profile's); ``ranges_choice``: whether
     that can be chosen at all (quantile edges are always the data's).
+
+    Answers that depend on the settings, the profile or fitted state are
+    methods every tokenizer class has, not fields: ``value_ranges()`` (span and
+    clip box of a built one) and the classmethod ``quantile_needs(settings,
+    profile)`` (which dimensions need q01/q99, and the setting that makes them).
     """
 
     per_step: bool

@@ -131,6 +131,11 @@ class VQTokenizer(ActionTokenizer):
                 f'{self.levels} code(s) of {self.codebook_size}; ids [{lo}, {hi}]')
 
     # -- normalisation ---------------------------------------------------------------------
+    def value_ranges(self):
+        """Return the profile's (min, max) as both span and box: chunks are normalised to it."""
+        box = (self.profile.lows, self.profile.highs)
+        return box, box
+
     def _normalise(self, chunks, dtype=np.float64, record=True):
         lo, hi = self.profile.lows, self.profile.highs
         norm = chunks.astype(dtype)
