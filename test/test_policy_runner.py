@@ -91,3 +91,12 @@ def test_a_policy_needing_state_from_a_topic_not_subscribed_is_refused_at_start(
         PolicyRunner(FakePolicy(), {'/joint_states': JS})
     assert str(info.value).startswith("the policy needs state from a topic named 'ee_pose'")
     assert 'add it to parameter observation_topics (now /joint_states)' in str(info.value)
+
+
+def test_a_derived_state_value_needs_the_topics_of_both_its_parts():
+    class Derived(FakePolicy):
+        state_names = ['joint_states.j1', 'task_state.cube.0 - ee_pose.x']
+    with pytest.raises(ConfigError, match="needs state from a topic named 'ee_pose'"):
+        PolicyRunner(Derived(), {'/joint_states': JS, '/sim_arm/task_state': 'x'})
+    PolicyRunner(Derived(), {'/joint_states': JS, '/sim_arm/task_state': 'std_msgs/msg/String',
+                             '/robotok/ee_pose': PS})

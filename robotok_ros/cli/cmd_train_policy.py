@@ -53,6 +53,9 @@ def register(subparsers):
                         'codebook_size=64 for vq; values are YAML)')
     add_settings_args(p, PolicyConfig)
     add_settings_args(p, TrainSettings)
+    p.add_argument('--relative', choices=('auto', 'none'), default='auto',
+                   help='auto: the policy also sees each task-state object position minus the '
+                        "TCP's (ee_pose), where both are recorded; none: recorded values only")
     p.add_argument('--out', required=True, metavar='DIR', help='folder for the policy')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     p.set_defaults(func=run)
@@ -116,7 +119,8 @@ def _check_dims(episodes, profile):
 
 def run(args):
     """Read bags, split by episode, fit the tokenizer, train, save the policy; return 0."""
-    from robotok_ros.policy.data import profile_of, read_state_episodes
+    from robotok_ros.policy.data import profile_of, read_state_episodes, relative_pairs, \
+        with_relative
     from robotok_ros.policy.files import save_policy
     from robotok_ros.policy.train import train_policy
     from robotok_ros.profile_loader import load_profile
@@ -124,7 +128,13 @@ def run(args):
     settings = TrainSettings(**given_settings(args, TrainSettings.names()))
     episodes, names = read_state_episodes(args.data)
     if args.val_data:
-        train, (val, _) = episodes, read_state_episodes(args.val_data, names)
+        episodes, (val, _) = episodes, read_state_episodes(args.val_data, names)
+    pairs = relative_pairs(names) if args.relative == 'auto' else []
+    for ep in episodes + (val if args.val_data else []):
+        ep.states, derived = with_relative(ep.states, names, pairs)
+    names = derived
+    if args.val_data:
+        train = episodes
     else:
         train, val = split_episodes(episodes, settings.val_fraction, settings.seed)
     given_profile = args.profile or args.robot

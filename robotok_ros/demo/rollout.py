@@ -64,7 +64,9 @@ def _nodes(robot, policy_path, tokenizer_path, seed, rtf, log):
     sim = {'use_sim_time': True}
     procs = [start_node('sim_arm', {'robot': robot, 'seed': seed, 'auto_start': True,
                                     'real_time_factor': rtf}, log)]
-    procs.append(start_node('token_decoder', {**sim, 'robot': robot,
+    from robotok_ros.tokenizers import load_tokenizer
+    kind = load_tokenizer(tokenizer_path).kind  # the decoder checks the folder holds this kind
+    procs.append(start_node('token_decoder', {**sim, 'robot': robot, 'tokenizer': kind,
                                               'tokenizer_path': str(tokenizer_path),
                                               'start_enabled': True}, log))
     procs.append(start_node('token_policy', {

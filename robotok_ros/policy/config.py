@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Tuple
 
 from robotok_ros.errors import ConfigError, RobotokError
+from robotok_ros.policy.data import split_relative
 from robotok_ros.tokenizers.settings import setting, Settings
 
 HEADS = ('ar', 'parallel')
@@ -118,4 +119,10 @@ class Layout:
                 not values['state_names'] or values['span_total'] < 0:
             raise PolicyFileError(f'{where}: layout: seq_len, n_ids, chunk_steps and '
                                   'state_names must be positive / non-empty')
-        return cls(**dict(values, state_names=tuple(str(n) for n in values['state_names'])))
+        names = [str(n) for n in values['state_names']]
+        for name in names:
+            pair = split_relative(name)
+            if pair and not all(p in names and split_relative(p) is None for p in pair):
+                raise PolicyFileError(f'{where}: layout: state {name!r} is a difference of '
+                                      'values that are not among its recorded state_names')
+        return cls(**dict(values, state_names=tuple(names)))

@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 from robotok_ros.errors import ConfigError
+from robotok_ros.policy.data import split_relative
 from robotok_ros.policy.files import read_policy
 from robotok_ros.policy.targets import allowed, tokens_from_model
 
@@ -183,12 +184,18 @@ class NumpyPolicy:
     def select(self, values, names):
         """Return the state ``(S,)`` in the policy's order from ``values`` named ``names``."""
         where = {n: i for i, n in enumerate(names)}
-        missing = [n for n in self.state_names if n not in where]
+        raw = [n for n in self.state_names if split_relative(n) is None]
+        missing = [n for n in raw if n not in where]
         if missing:
             raise ConfigError(f'the policy needs state {missing[0]} ({len(missing)} of '
-                              f'{len(self.state_names)} missing); it was trained on '
-                              f'{", ".join(self.state_names)}')
-        return np.asarray(values, dtype=np.float64)[[where[n] for n in self.state_names]]
+                              f'{len(raw)} missing); it was trained on {", ".join(raw)}')
+        values = np.asarray(values, dtype=np.float64)
+        out = []
+        for name in self.state_names:
+            pair = split_relative(name)  # its parts are raw names, checked at load
+            out.append(values[where[pair[0]]] - values[where[pair[1]]] if pair
+                       else values[where[name]])
+        return np.asarray(out)
 
     def reset(self):
         """Forget the state history and the chunk clock (a new episode)."""

@@ -15,6 +15,7 @@ import time
 import numpy as np
 from robotok_ros.data.observations import named_values, short_name
 from robotok_ros.errors import ConfigError, RobotokError
+from robotok_ros.policy.data import split_relative
 
 
 class PolicyRunner:
@@ -25,7 +26,8 @@ class PolicyRunner:
         self.policy, self.topics = policy, dict(topics)
         self.max_age_ns, self.clock = int(max_age_s * 1e9), clock
         prefixes = {short_name(t): t for t in self.topics}
-        needed = sorted({n.split('.', 1)[0] for n in policy.state_names})
+        raw = [part for n in policy.state_names for part in (split_relative(n) or (n,))]
+        needed = sorted({n.split('.', 1)[0] for n in raw})
         missing = [p for p in needed if p not in prefixes]
         if missing:
             raise ConfigError(f'the policy needs state from a topic named {missing[0]!r} '
