@@ -259,6 +259,18 @@ def test_bad_chunk_is_rejected_by_reason(profile, data, dims, reason):
     assert dec.watchdog.last_input is None
 
 
+def test_a_signalling_nan_is_rejected_without_a_numpy_warning(profile):
+    import warnings
+    dec, _ = core(profile)
+    dec.add_chunk_input()
+    data = np.zeros(7, np.float32)
+    data.view(np.uint32)[6] = 0x7FA00000  # a float32 signalling NaN, as a fuzzer sends
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')  # numpy's 'invalid value' would be one per process
+        with pytest.raises(Rejected, match='NaN or infinite'):
+            dec.on_chunk(data, 0.0)
+
+
 def test_chunk_offset_is_a_layout_reject(profile):
     dec, _ = core(profile)
     dec.add_chunk_input()

@@ -163,7 +163,8 @@ class ChunkCheck:
         if n // d > self.max_steps:
             raise Rejected('too_long', f'{n // d} steps in one message; max_queue_seconds '
                            f'allows {self.max_steps}')
-        arr = np.asarray(data, dtype=np.float64).reshape(-1, d)
+        with np.errstate(invalid='ignore'):  # a signalling NaN warns in the cast: rejected
+            arr = np.asarray(data, dtype=np.float64).reshape(-1, d)
         if not np.isfinite(arr).all():
             raise Rejected('non_finite', 'the chunk has a NaN or infinite value')
         if self.normalization != 'none':
