@@ -143,3 +143,25 @@ def test_state_columns_are_matched_by_name_across_bags(tmp_path):
     assert names == ['joint_states.j1', 'joint_states.j2', 'joint_states.finger']
     np.testing.assert_allclose(episodes[1].states, episodes[0].states)
     assert episodes[0].actions.shape == (6, 3)
+
+
+@pytest.mark.torch
+def test_state_patterns_choose_what_the_policy_sees_and_ranges_come_from_the_data(
+        tmp_path, bags, capsys):
+    code, out, err = run(['--data', bags, '--n-bins', 16, '--epochs', 1, '--state', 'joint_*',
+                          '--out', tmp_path / 'p', '--quiet'] + SMALL, capsys)
+    assert code == 0, err
+    policy = load_policy(tmp_path / 'p')
+    assert policy.state_names and all(n.startswith('joint_') for n in policy.state_names)
+    # --ranges data (the default): the ranges (and q01/q99) are the training actions'.
+    assert all(d.q01 is not None for d in policy.load_tokenizer().profile.dimensions)
+    assert 'fitted on the training episodes' in out
+    code, out, err = run(['--data', bags, '--n-bins', 16, '--epochs', 1, '--ranges', 'profile',
+                          '--out', tmp_path / 'q', '--quiet'] + SMALL, capsys)
+    assert code == 0, err
+    dims = load_policy(tmp_path / 'q').load_tokenizer().profile.dimensions
+    assert all(d.q01 is None for d in dims)
+    code, out, err = run(['--data', bags, '--state', 'nothing*', '--out', tmp_path / 'r'],
+                         capsys)
+    assert code == 2 and err.count('\n') == 1
+    assert '--state nothing*: matches none of the recorded state values (joint_' in err

@@ -16,6 +16,7 @@ numpy policy's latency per call.
 """
 
 import argparse
+from fnmatch import fnmatch
 import json
 from pathlib import Path
 
@@ -53,6 +54,12 @@ def register(subparsers):
                         'codebook_size=64 for vq; values are YAML)')
     add_settings_args(p, PolicyConfig)
     add_settings_args(p, TrainSettings)
+    p.add_argument('--ranges', choices=('data', 'profile'), default='data',
+                   help="data (default): the tokenizer's ranges are the training episodes' "
+                        "min/max (kinds that may choose); profile: the robot profile's")
+    p.add_argument('--state', nargs='+', metavar='PATTERN',
+                   help="state values the policy sees, by name pattern (e.g. 'ee_pose.*' "
+                        "'task_state.*'); default all recorded (and derived) values")
     p.add_argument('--relative', choices=('auto', 'none'), default='auto',
                    help='auto: the policy also sees each task-state object position minus the '
                         "TCP's (ee_pose), where both are recorded; none: recorded values only")
@@ -87,6 +94,17 @@ def tokenizer_for(args, profile, train):
                               f'--tokenizer-path={args.tokenizer_path!r}')
         return tokenizer_from_args(args, profile), False
     cls = tokenizer_class(args.tokenizer)
+    if getattr(args, 'ranges', 'profile') == 'data' and cls.capabilities.ranges_choice:
+        # Bins over the demonstrations' own range, not the controller's: a Panda profile's
+        # +-1.1 m/s in 255 bins is 9 mm/s a bin, and a policy's one-bin bias while it
+        # descends for 4 s carries the hand 3.5 cm off the cube.
+        if 'fit_ranges' in cls.settings_class.names():
+            extra.setdefault('fit_ranges', True)
+        else:
+            from robotok_ros.fitting import fit_ranges
+            profile = fit_ranges([ep.actions for ep in train], profile)
+            if not cls.capabilities.needs_fit and not extra:
+                return tokenizer_from_args(args, profile), True
     given = dict(given_settings(args, buildable_settings()), **extra)
     if not cls.capabilities.needs_fit and not extra:
         return tokenizer_from_args(args, profile), False
@@ -133,6 +151,14 @@ def run(args):
     for ep in episodes + (val if args.val_data else []):
         ep.states, derived = with_relative(ep.states, names, pairs)
     names = derived
+    if args.state:
+        keep = [i for i, n in enumerate(names) if any(fnmatch(n, pat) for pat in args.state)]
+        if not keep:
+            raise ConfigError(f'--state {" ".join(args.state)}: matches none of the recorded '
+                              f'state values ({", ".join(names[:6])}, ...)')
+        for ep in episodes + (val if args.val_data else []):
+            ep.states = ep.states[:, keep]
+        names = [names[i] for i in keep]
     if args.val_data:
         train = episodes
     else:
