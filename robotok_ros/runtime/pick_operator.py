@@ -5,9 +5,10 @@ It sees only what the robot publishes (the TCP pose, the finger joints, the cube
 position) and answers with a base-frame twist and a gripper command, the way a
 SpaceMouse driver feeds MoveIt Servo and teleop_tokenizer logs it.  Its decision
 is a function of what it sees (plus the noise), so a policy that sees the same state
-can learn it: move above the cube, descend, close, wait for the fingers to stop
-on the cube, lift, hold.  Each episode draws its own speed, grasp offset and a
-smooth (Ornstein-Uhlenbeck) hand tremor, so demonstrations differ as people's do.
+can learn it: move over the cube (each axis capped as a SpaceMouse's), descend,
+close, wait for the fingers to stop on the cube, lift, hold.  Each episode draws its
+own speed, grasp offset and a smooth (Ornstein-Uhlenbeck) hand tremor, so
+demonstrations differ as people's do.
 """
 
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ APPROACH_HEIGHT = 0.10   # m above the cube centre before descending
 GRASP_DEPTH = -0.005     # m: the Franka Hand's pads close on the cube's middle from here
 LIFT = 0.12              # m above the cube's start: lifted (sim_arm says so at 5 cm)
 XY_READY = 0.006         # m: close enough above the cube to descend
+XY_OVER = 0.015          # m: farther than this from above the cube, the height is kept
 # The hand starts closing this far above the grasp point, still descending: the close is
 # then a band of states a policy can learn (a person closes on the way down too), not
 # one step at a single pose.
@@ -110,6 +112,8 @@ class PickOperator:
             # the hand back up, else tremor near the threshold would bounce it.
             if xy_error > (2.5 * XY_READY if self.phase == 'descend' else XY_READY):
                 target, self.phase = above, 'approach'
+                if xy_error > XY_OVER:  # over the cube first, then down: its height is kept
+                    target = np.append(above[:2], max(position[2], above[2]))
             else:
                 target, self.phase = grasp, 'descend'
             if self.phase == 'descend' and position[2] - grasp[2] < CLOSE_ABOVE:
@@ -127,7 +131,10 @@ class PickOperator:
         self.tremor = decay * self.tremor + np.sqrt(1 - decay ** 2) * s.noise * \
             self.rng.standard_normal(3)
         error = target - position
-        linear = _capped(s.gain * error, self.speed)
+        # Each axis capped on its own, as a SpaceMouse's: a 2 cm sideways error is a clear
+        # sideways command even while the hand travels 20 cm forward (a capped norm would
+        # make it a fraction of a quantization bin, which a policy cannot learn).
+        linear = np.clip(s.gain * error, -self.speed, self.speed)
         if self.phase != 'close':
             # A hand trembles less as it slows down near its target.
             linear = linear + self.tremor * min(1.0, float(np.linalg.norm(error)) / 0.05)
