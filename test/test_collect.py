@@ -10,12 +10,12 @@ from robotok_ros.profile_loader import load_profile
 from robotok_ros.runtime.pick_operator import OperatorSettings, PickOperator
 
 
-def run_operator(profile, seed, seconds=20.0):
+def run_operator(profile, seed, seconds=20.0, push=0.0):
     """Run PickOperator on an in-process SimArm; return (done, final TaskState, steps)."""
     from robotok_ros.sim import SimArm
     sim = SimArm(profile, seed=seed)
     sim.start()
-    op = PickOperator(profile, seed=seed)
+    op = PickOperator(profile, seed=seed, settings=OperatorSettings(push=push))
     period, grip = 1.0 / profile.control_rate_hz, profile.gripper
     done, steps = False, 0
     while sim.sim_time < seconds and not done:
@@ -23,7 +23,7 @@ def run_operator(profile, seed, seconds=20.0):
         width = sum(abs(q) for n, q in zip(js.names, js.positions) if 'finger' in n)
         linear, angular, closed, done = op.act(pose.position, pose.quaternion,
                                                task.cube.position, width, task.lifted)
-        sim.command_twist(linear, angular, profile.frame_id, sim.sim_time)
+        sim.command_twist(np.add(linear, op.push), angular, profile.frame_id, sim.sim_time)
         sim.command_gripper(grip.command_closed if closed else grip.command_open)
         sim.step(period)
         steps += 1
@@ -49,10 +49,25 @@ def test_operators_differ_by_seed_as_people_do():
     assert np.linalg.norm(la) <= profile.safety.max_linear_speed
 
 
+@pytest.mark.parametrize('seed', range(3))
+def test_a_dart_push_moves_the_arm_off_the_path_and_the_operator_still_lifts(seed):
+    profile = load_profile('franka_panda')
+    done, task, steps = run_operator(profile, seed, push=0.03)
+    assert done and task.lifted, (seed, steps)
+    seen = {}
+    for push in (0.0, 0.03):
+        op = PickOperator(profile, seed=seed, settings=OperatorSettings(push=push))
+        seen[push] = np.array([op.act((0.3, 0.0, 0.5), (1.0, 0.0, 0.0, 0.0), (0.5, 0.0, 0.02),
+                                      0.08) and op.push for _ in range(300)])
+    assert not seen[0.0].any()  # no push unless asked
+    assert 0.015 < seen[0.03].std() < 0.05   # an OU push of about the amplitude asked
+
+
 @pytest.mark.parametrize('field, value, needle', [
     ('speed', 0.0, 'operator speed must be a number in (0, 1000), got 0.0'),
     ('noise', 2.0, 'operator noise must be a number in [0, 1), got 2.0'),
     ('gain', 'fast', "operator gain must be a number in (0, 1000), got 'fast'"),
+    ('push', -0.1, 'operator push must be a number in [0, 1), got -0.1'),
 ])
 def test_operator_settings_name_the_bad_value(field, value, needle):
     with pytest.raises(ConfigError) as info:

@@ -16,7 +16,7 @@ def _collect(args):
               f'-> {r["bag"]}', file=sys.stderr, flush=True)
 
     summary = collect(args.robot, args.episodes, args.out, seed=args.seed, rtf=args.rtf,
-                      max_seconds=args.max_seconds, progress=progress)
+                      max_seconds=args.max_seconds, progress=progress, push=args.push)
     ok = sum(r['done'] for r in summary['episodes'])
     print(f'{ok} of {len(summary["episodes"])} demonstrations lifted the cube; bags in '
           f'{args.out}/bags, summary in {args.out}/collect.json')
@@ -38,4 +38,7 @@ def register(sub):
                    help='simulated seconds per wall second (default 2)')
     p.add_argument('--max-seconds', type=float, default=20.0,
                    help='simulated seconds an episode may take (default 20)')
+    p.add_argument('--push', type=float, default=0.0,
+                   help='DART push (m/s): a random push the arm gets but the log does not, '
+                        'so demonstrations show corrections (default 0: none)')
     p.set_defaults(func=_collect)

@@ -88,7 +88,7 @@ class _Client:
         self.rclpy.try_shutdown(context=self.context)
 
 
-def _nodes(robot, seed, out, rtf, log):
+def _nodes(robot, seed, out, rtf, log, push=0.0):
     """Start sim_arm, teleop_tokenizer, episode_recorder and scripted_operator."""
     profile = load_profile(robot)
     grip = profile.gripper
@@ -102,21 +102,24 @@ def _nodes(robot, seed, out, rtf, log):
     procs.append(start_node('episode_recorder', {
         **sim, 'robot': robot, 'output_dir': str(out), 'task': TASK,
         'observation_topics': '[' + ', '.join(f"'{t}'" for t in STATE_TOPICS) + ']'}, log))
-    procs.append(start_node('scripted_operator', {**sim, 'robot': robot, 'seed': seed}, log))
+    procs.append(start_node('scripted_operator', {**sim, 'robot': robot, 'seed': seed,
+                                                  'push': float(push)}, log))
     return procs
 
 
-def collect(robot, episodes, out, seed=0, rtf=1.0, max_seconds=20.0, progress=None):
+def collect(robot, episodes, out, seed=0, rtf=1.0, max_seconds=20.0, progress=None,
+            push=0.0):
     """
     Record ``episodes`` demonstrations into ``out``/bags; return the summary dict.
 
-    ``progress(i, result)`` is called after each episode.
+    ``progress(i, result)`` is called after each episode; ``push``: the operator's DART push
+    (m/s), which the arm gets and the log does not.
     """
     out = Path(out)
     (out / 'bags').mkdir(parents=True, exist_ok=True)
     log = open(out / 'nodes.log', 'w')
     client = _Client()
-    procs = _nodes(robot, seed, out / 'bags', rtf, log)
+    procs = _nodes(robot, seed, out / 'bags', rtf, log, push)
     results = []
     try:
         if not client.spin_until(lambda: client.task and client.status.get('episode') == -1,

@@ -17,6 +17,8 @@ nothing is sent (Servo's own timeout stops the arm), counted in the status.
 
 import json
 
+import numpy as np
+
 from geometry_msgs.msg import PoseStamped, TwistStamped
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from robotok_ros.nodes.base import RobotokNode, run_node
@@ -46,7 +48,9 @@ class ScriptedOperator(RobotokNode):
         defaults = OperatorSettings()
         self.settings = OperatorSettings(
             speed=declare(self, 'speed', defaults.speed, 'Cruise speed (m/s).'),
-            noise=declare(self, 'noise', defaults.noise, 'Hand tremor amplitude (m/s).'))
+            noise=declare(self, 'noise', defaults.noise, 'Hand tremor amplitude (m/s).'),
+            push=declare(self, 'push', defaults.push, 'DART push amplitude (m/s): sent to the '
+                         'arm, not to the teleop log; 0 none.'))
         self.max_age = declare(self, 'max_input_age', 0.2, 'Seconds after which an input is '
                                'stale (nothing is sent).', float_range=(0.01, 10.0))
         task_topic = declare(self, 'task_state_topic', 'sim_arm/task_state', "sim_arm's "
@@ -136,8 +140,11 @@ class ScriptedOperator(RobotokNode):
         t = msg.twist
         t.linear.x, t.linear.y, t.linear.z = (float(v) for v in linear)
         t.angular.x, t.angular.y, t.angular.z = (float(v) for v in angular)
-        for pub in self.twist_pubs:
-            pub.publish(msg)
+        self.twist_pubs[1].publish(msg)   # the log: the operator's own command
+        if not self.lifted_done and self.settings.push:
+            t.linear.x, t.linear.y, t.linear.z = (float(v) for v in
+                                                  np.add(linear, self.operator.push))
+        self.twist_pubs[0].publish(msg)   # the arm: with the push
         self._grip(closed)
         if done != self.lifted_done or phase != self.operator.phase:
             self.lifted_done = self.lifted_done or done

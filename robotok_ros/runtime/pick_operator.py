@@ -41,13 +41,18 @@ class OperatorSettings:
     noise_time: float = 0.3        # s: tremor correlation time
     speed_jitter: float = 0.25     # +-25 % per-episode speed
     grasp_jitter: float = 0.002    # m: per-episode grasp point offset (x, y)
+    # DART (Laskey et al. 2017, noise injection for imitation learning): a push of this
+    # amplitude (m/s, OU) reaches the arm but not the log, so demonstrations visit states off
+    # the operator's own path and record the correction from there.  0: none.
+    push: float = 0.0
+    push_time: float = 0.5         # s: push correlation time
 
     def __post_init__(self):
-        for name in ('speed', 'gain', 'rotation_gain', 'noise_time'):
+        for name in ('speed', 'gain', 'rotation_gain', 'noise_time', 'push_time'):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and 0 < value < 1e3):
                 raise ConfigError(f'operator {name} must be a number in (0, 1000), got {value!r}')
-        for name in ('noise', 'speed_jitter', 'grasp_jitter'):
+        for name in ('noise', 'speed_jitter', 'grasp_jitter', 'push'):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and 0 <= value < 1):
                 raise ConfigError(f'operator {name} must be a number in [0, 1), got {value!r}')
@@ -82,6 +87,7 @@ class PickOperator:
                          0.9 * profile.safety.max_linear_speed)
         self.offset = np.append(self.rng.uniform(-s.grasp_jitter, s.grasp_jitter, 2), 0.0)
         self.tremor = np.zeros(3)
+        self.push = np.zeros(3)    # what ``act`` adds for the arm only (DART), this step
         self.orientation = None     # the TCP orientation at the first step: kept throughout
         self.closing = False
         self.cube_start = None
@@ -93,6 +99,9 @@ class PickOperator:
     def act(self, position, quaternion, cube, finger_width, lifted=False):
         """
         Return ``(linear (3,), angular (3,), gripper_closed, done)`` for what is seen now.
+
+        ``linear`` is the operator's command (what teleop logs); the arm gets
+        ``linear + self.push`` (zero unless ``settings.push``).
 
         ``position`` (3,) and ``quaternion`` (x, y, z, w): the TCP in the base frame;
         ``cube`` (3,): the cube's centre; ``finger_width``: the fingers' opening (m).
@@ -130,6 +139,9 @@ class PickOperator:
         decay = np.exp(-self.period / s.noise_time)
         self.tremor = decay * self.tremor + np.sqrt(1 - decay ** 2) * s.noise * \
             self.rng.standard_normal(3)
+        decay = np.exp(-self.period / s.push_time)
+        self.push = decay * self.push + np.sqrt(1 - decay ** 2) * s.push * \
+            self.rng.standard_normal(3) if s.push else self.push
         error = target - position
         # Each axis capped on its own, as a SpaceMouse's: a 2 cm sideways error is a clear
         # sideways command even while the hand travels 20 cm forward (a capped norm would
