@@ -17,9 +17,8 @@ nothing is sent (Servo's own timeout stops the arm), counted in the status.
 
 import json
 
-import numpy as np
-
 from geometry_msgs.msg import PoseStamped, TwistStamped
+import numpy as np
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from robotok_ros.nodes.base import RobotokNode, run_node
 from robotok_ros.nodes.parameters import declare
