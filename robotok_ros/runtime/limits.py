@@ -20,9 +20,11 @@ The motion limits of token_decoder: speeds, accelerations and the workspace box.
      target (about v x 20 ms at 15 Hz bandwidth, 1 cm at 0.5 m/s) and a pose is up to
      a sample old, so the measured point alone let an arm end that lag past the face
      (7 mm at 0.5 m/s in sim_arm). The lead is dead reckoning from the last commands,
-     at most (``LEAD_S`` + one period) x the speed limit ahead of the measured point (a
-     pose later than that still lets the tool pass by the rest of its lag), and
-     restarts from it after a pause (the arm then settled on its target).
+     at most (``LEAD_S`` + one period) x the commanded speed ahead of the measured
+     point on each axis (a pose later than that still lets the tool pass by the rest
+     of its lag; as the arm slows the lead closes on the measured point, so an old gap
+     never stops it short), and restarts from it after a pause (the arm then settled
+     on its target).
 
 A stop is never rate limited: a zero command (watchdog, disable, shutdown,
 fault) goes out at once and ``reset`` restarts the limiter from rest.  Slowing
@@ -176,8 +178,14 @@ class MotionLimiter:
             ahead = tuple(point)
         else:
             dt = min(max(now - last, 0.0), self.period)   # a step lasts one period
-            room = (LEAD_S + self.period) * self.limits.max_linear_speed
-            ahead = tuple(p + min(max(a + v * dt - p, -room), room)
-                          for p, a, v in zip(point, self._ahead, self._lin))
+            # Room per axis from the speed commanded on it: the lag a moving arm may
+            # trail by.  A room from the speed *limit* let the lead keep any gap it once
+            # had (a pose that jumped at a sim reset, an arm slower than its commands),
+            # and a descent then stopped that gap short of the floor (5.8 cm on a Panda).
+            ahead = []
+            for p, a, v in zip(point, self._ahead, self._lin):
+                room = (LEAD_S + self.period) * abs(v)
+                ahead.append(p + min(max(a + v * dt - p, -room), room))
+            ahead = tuple(ahead)
         self._ahead = ahead
         return ahead
