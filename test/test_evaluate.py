@@ -82,7 +82,7 @@ def test_the_cli_reports_a_failed_rollout_and_ends_with_json(bags, tmp_path, cap
     monkeypatch.setattr(ev, 'rollout', stub_rollout(calls))
     code = main(['evaluate', '--data', str(bags / 'bags'), '--robot', str(bags / 'reach3.yaml'),
                  '--configs', 'fast-ar', 'uniform64-parallel', '--rollouts', '2', '--epochs',
-                 '2', '--history', '2', '--out', str(tmp_path)])
+                 '2', '--history', '2', '--state', 'joint_states.*', '--out', str(tmp_path)])
     out, err = capsys.readouterr()
     assert code == 0, err
     assert 'Traceback' not in out + err
@@ -98,6 +98,7 @@ def test_the_cli_reports_a_failed_rollout_and_ends_with_json(bags, tmp_path, cap
     assert last['configs']['fast-ar']['val_loss'] is not None  # it trained before it failed
     m = json.loads((tmp_path / 'uniform64-parallel' / 'metrics.json').read_text())
     assert m['config']['history'] == 2
+    assert m['state_names'] and all(n.startswith('joint_states.') for n in m['state_names'])
 
 
 def test_an_unknown_config_label_is_one_line_naming_the_valid_ones(tmp_path, capsys):

@@ -37,7 +37,7 @@ def run(args):
     for name in ('rollouts', 'epochs'):
         if getattr(args, name) < 1:
             raise ConfigError(f'--{name} must be at least 1, got {getattr(args, name)}')
-    names = ('history', 'dropout', 'weight_decay', 'threads')
+    names = ('history', 'dropout', 'weight_decay', 'threads', 'state')
     options = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
     options['seed'] = args.train_seed
 
@@ -85,4 +85,6 @@ def register(sub):
     p.add_argument('--dropout', type=float, help='dropout while training')
     p.add_argument('--weight-decay', type=float, help='AdamW weight decay')
     p.add_argument('--threads', type=int, help='torch CPU threads for training')
+    p.add_argument('--state', nargs='+', metavar='PATTERN',
+                   help="state values the policies see, by name pattern (train-policy's --state)")
     p.set_defaults(func=run)

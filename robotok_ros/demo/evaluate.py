@@ -76,7 +76,8 @@ def configs_named(labels):
 
 
 def _flag(name, value):
-    return [f'--{name.replace("_", "-")}', str(value)]
+    flag = f'--{name.replace("_", "-")}'
+    return [flag, *map(str, value)] if isinstance(value, (list, tuple)) else [flag, str(value)]
 
 
 def train_config(config, data, robot, folder, epochs, train_options):
