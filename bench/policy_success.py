@@ -15,7 +15,6 @@ configuration's figures.
 """
 
 import argparse
-import json
 import os
 from pathlib import Path
 import sys
@@ -51,7 +50,8 @@ def main():
     os.environ.setdefault('ROS_DOMAIN_ID', '105')
     os.environ.setdefault('OPENBLAS_NUM_THREADS', '1')
     args = parse_args()
-    from robotok_ros.demo.evaluate import configs_named, evaluate
+    from robotok_ros.cli.cmd_evaluate import evaluate_and_report
+    from robotok_ros.demo.evaluate import configs_named
     from robotok_ros.errors import RobotokError
     try:
         configs = configs_named(args.configs)
@@ -80,14 +80,7 @@ def main():
     options = {'threads': args.threads}
     if args.history:
         options['history'] = args.history
-    result, text = evaluate(data, args.robot, configs, out, rollouts=args.rollouts,
-                            seed=args.seed, rtf=args.rtf, max_seconds=args.max_seconds,
-                            epochs=args.epochs, train_options=options, progress=progress)
-    print(text, end='')
-    print(f'{result["plot"]}; results in {out}')
-    print(json.dumps({'best': result['best'], 'success_rate': result['success_rate'],
-                      'configs': result['configs']}))
-    return 0 if result['best'] is not None else 1
+    return evaluate_and_report(data, args.robot, configs, out, args, options, progress)
 
 
 if __name__ == '__main__':

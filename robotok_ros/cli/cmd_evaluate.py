@@ -32,7 +32,7 @@ def _figures(row):
 
 def run(args):
     """Check the arguments, evaluate every configuration, print the table and JSON."""
-    from robotok_ros.demo.evaluate import configs_named, evaluate
+    from robotok_ros.demo.evaluate import configs_named
     configs = configs_named(args.configs)
     for name in ('rollouts', 'epochs'):
         if getattr(args, name) < 1:
@@ -44,11 +44,23 @@ def run(args):
     def progress(i, n, row):
         print(f'evaluate {i + 1}/{n} {row["label"]}: {_figures(row)}', flush=True)
 
-    result, text = evaluate(args.data, args.robot, configs, args.out, rollouts=args.rollouts,
+    return evaluate_and_report(args.data, args.robot, configs, args.out, args, options,
+                               progress)
+
+
+def evaluate_and_report(data, robot, configs, out, args, options, progress):
+    """
+    Run ``evaluate`` with ``args``' rollout settings and print what it found.
+
+    Prints the table, where the files went and, last, the JSON line; returns the
+    exit code (1 when no configuration ran).
+    """
+    from robotok_ros.demo.evaluate import evaluate
+    result, text = evaluate(data, robot, configs, out, rollouts=args.rollouts,
                             seed=args.seed, rtf=args.rtf, max_seconds=args.max_seconds,
                             epochs=args.epochs, train_options=options, progress=progress)
     print(text, end='')
-    print(f'{result["plot"]}; table {args.out}/table.md, results {args.out}/results.json')
+    print(f'{result["plot"]}; table {out}/table.md, results {out}/results.json')
     print(json.dumps({'best': result['best'], 'success_rate': result['success_rate'],
                       'configs': result['configs']}))
     return 0 if result['best'] is not None else 1

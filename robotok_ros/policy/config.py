@@ -107,10 +107,10 @@ class Layout:
                 'span_total': int}
         if not isinstance(values, dict):
             raise PolicyFileError(f'{where}: layout must be a mapping, got {values!r}')
-        for key, kind in want.items():
+        for key, expected in want.items():
             value = values.get(key)
-            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-                what = {list: 'a list', int: 'an integer', bool: 'true or false'}[kind]
+            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+                what = {list: 'a list', int: 'an integer', bool: 'true or false'}[expected]
                 raise PolicyFileError(f'{where}: layout.{key} must be {what}, got {value!r}')
         unknown = sorted(set(values) - set(want))
         if unknown:
