@@ -155,6 +155,10 @@ def test_state_patterns_choose_what_the_policy_sees_and_ranges_come_from_the_dat
     assert policy.state_names and all(n.startswith('joint_') for n in policy.state_names)
     # --ranges data (the default): the ranges (and q01/q99) are the training actions'.
     assert all(d.q01 is not None for d in policy.load_tokenizer().profile.dimensions)
+    tok = policy.load_tokenizer()
+    moves = (tok.profile.lows < 0) & (tok.profile.highs > 0)
+    assert moves.any()   # and on every dimension that moves both ways, 0 decodes to 0
+    assert not tok.decode(tok.encode(np.zeros((1, tok.dim))))[0, moves].any()
     assert 'fitted on the training episodes' in out
     code, out, err = run(['--data', bags, '--n-bins', 16, '--epochs', 1, '--ranges', 'profile',
                           '--out', tmp_path / 'q', '--quiet'] + SMALL, capsys)

@@ -101,8 +101,8 @@ def tokenizer_for(args, profile, train):
         if 'fit_ranges' in cls.settings_class.names():
             extra.setdefault('fit_ranges', True)
         else:
-            from robotok_ros.fitting import fit_ranges
-            profile = fit_ranges([ep.actions for ep in train], profile)
+            given = dict(given_settings(args, buildable_settings()), **extra)
+            profile = cls.data_profile([ep.actions for ep in train], profile, given)
             if not cls.capabilities.needs_fit and not extra:
                 return tokenizer_from_args(args, profile), True
     given = dict(given_settings(args, buildable_settings()), **extra)

@@ -197,6 +197,18 @@ class ActionTokenizer(metaclass=_CheckedIds):
         return None
 
     @classmethod
+    def data_profile(cls, actions, profile, settings):
+        """
+        Return ``profile`` with ranges fitted on ``actions`` (a list of ``(T, D)``).
+
+        What a caller that bins over the demonstrations' own range builds this kind
+        on; ``settings``: the settings as given, a mapping.  A kind may widen the ranges
+        a little so its bins decode some value exactly (a zero command).
+        """
+        from robotok_ros.fitting import fit_ranges
+        return fit_ranges(actions, profile)
+
+    @classmethod
     def quantile_needs(cls, settings, profile):
         """
         Return ``(dimensions, because)`` whose q01/q99 ``settings`` need, or None for none.

@@ -15,7 +15,7 @@ Per-dimension binning tokenizers: RT-2 uniform, RT-1, quantile and OpenVLA.
 
 import numpy as np
 
-from robotok_ros.fitting import fit_ranges, stack_episodes
+from robotok_ros.fitting import fit_ranges, stack_episodes, zero_on_a_bin
 from robotok_ros.tokenizers.base import (ActionTokenizer, check_actions, check_token_array,
                                          reject_out_of_range)
 from robotok_ros.tokenizers.settings import BinningSettings, Capabilities
@@ -76,8 +76,12 @@ class UniformTokenizer(_IndexedBins):
         super().__init__(profile, **settings)
         self._set_ranges()
 
+    @staticmethod
+    def _intervals(n_bins):
+        return n_bins
+
     def _span(self):
-        return float(self.n_bins)
+        return float(self._intervals(self.n_bins))
 
     def _set_ranges(self):
         lo, hi = self.profile.lows, self.profile.highs
@@ -99,6 +103,16 @@ class UniformTokenizer(_IndexedBins):
         self.profile = fit_ranges(episodes, self.profile)
         self._set_ranges()
         return self
+
+    @classmethod
+    def data_profile(cls, actions, profile, settings):
+        """The data's ranges, each straddling 0 widened (under one bin) so 0 decodes to 0."""
+        fitted = fit_ranges(actions, profile)
+        n_bins = settings.get('n_bins', cls.settings_class().n_bins)
+        lows, highs = zero_on_a_bin(fitted.lows, fitted.highs, cls._intervals(n_bins),
+                                   cls._edge_centre)
+        quantiles = [d.q01 for d in fitted.dimensions], [d.q99 for d in fitted.dimensions]
+        return fitted.with_ranges(lows, highs, *quantiles)
 
     def value_ranges(self):
         """Return the profile's (min, max) as both span and box: bins cover it and clip at it."""
@@ -176,8 +190,9 @@ class RT1Tokenizer(UniformTokenizer):
     kind = 'rt1'
     _edge_centre = 0.0
 
-    def _span(self):
-        return float(self.n_bins - 1)
+    @staticmethod
+    def _intervals(n_bins):
+        return n_bins - 1
 
     def _set_ranges(self):
         super()._set_ranges()
