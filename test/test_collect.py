@@ -22,7 +22,8 @@ def run_operator(profile, seed, seconds=20.0, push=0.0):
         js, pose, task = sim.joint_state(), sim.ee_pose(), sim.task_state()
         width = sum(abs(q) for n, q in zip(js.names, js.positions) if 'finger' in n)
         linear, angular, closed, done = op.act(pose.position, pose.quaternion,
-                                               task.cube.position, width, task.lifted)
+                                               task.cube.position, width, task.lifted,
+                                               task.grasped)
         sim.command_twist(np.add(linear, op.push), angular, profile.frame_id, sim.sim_time)
         sim.command_gripper(grip.command_closed if closed else grip.command_open)
         sim.step(period)
@@ -47,6 +48,23 @@ def test_operators_differ_by_seed_as_people_do():
     lb = b.act((0.3, 0.0, 0.5), q, (0.5, 0.0, 0.02), 0.08)[0]
     assert not np.allclose(la, lb)
     assert np.linalg.norm(la) <= profile.safety.max_linear_speed
+
+
+def test_when_to_descend_is_a_smooth_function_of_the_sideways_error():
+    # A ready-radius switch made one pose mean "hover" (dz 0) just outside it and "descend"
+    # (dz at full speed) just inside: a policy cloned from that hovered.  The funnel's dz
+    # changes by a small step for a small change in the error, and still goes all the way.
+    profile = load_profile('franka_panda')
+    cube, q = np.array([0.5, 0.0, 0.02]), (1.0, 0.0, 0.0, 0.0)
+    settings = OperatorSettings(noise=0.0, grasp_jitter=0.0)
+    dz = []
+    for error in np.linspace(0.03, 0.0, 61):   # 0.5 mm apart, 0.1 m above the cube
+        op = PickOperator(profile, seed=0, settings=settings)
+        linear = op.act(cube + (error, 0.0, 0.1), q, cube, 0.08)[0]
+        dz.append(linear[2])
+    dz = np.array(dz)
+    assert abs(dz[0]) < 1e-9 and dz[-1] < -0.9 * op.speed   # far: keeps height; over: down
+    assert np.abs(np.diff(dz)).max() < 0.1 * op.speed, np.round(dz, 3)
 
 
 @pytest.mark.parametrize('seed', range(3))

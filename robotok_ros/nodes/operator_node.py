@@ -86,10 +86,11 @@ class ScriptedOperator(RobotokNode):
             self.width = (_ns(msg.header.stamp), float(sum(fingers)))
 
     def on_task(self, msg):
-        """Keep the cube's position and whether it is lifted (sim_arm's JSON)."""
+        """Keep the cube's position and whether it is lifted and grasped (sim_arm's JSON)."""
         try:
             data = json.loads(msg.data)
-            self.task = (int(float(data['sim_time']) * 1e9), data['cube'], bool(data['lifted']))
+            self.task = (int(float(data['sim_time']) * 1e9), data['cube'], bool(data['lifted']),
+                         bool(data.get('grasped', False)))
         except (ValueError, KeyError, TypeError):
             self.stale += 1
 
@@ -130,7 +131,7 @@ class ScriptedOperator(RobotokNode):
             return
         phase = self.operator.phase
         linear, angular, closed, done = self.operator.act(
-            self.pose[1], self.pose[2], self.task[1], self.width[1], self.task[2])
+            self.pose[1], self.pose[2], self.task[1], self.width[1], self.task[2], self.task[3])
         if self.lifted_done:
             linear, angular = (0.0, 0.0, 0.0), (0.0, 0.0, 0.0)
         msg = TwistStamped()

@@ -6,7 +6,7 @@ position) and answers with a base-frame twist and a gripper command, the way a
 SpaceMouse driver feeds MoveIt Servo and teleop_tokenizer logs it.  Its decision
 is a function of what it sees (plus the noise), so a policy that sees the same state
 can learn it: move over the cube (each axis capped as a SpaceMouse's), descend,
-close, wait for the fingers to stop on the cube, lift, hold.  Each episode draws its
+close, lift once the fingers hold the cube, hold it up.  Each episode draws its
 own speed, grasp offset and a smooth (Ornstein-Uhlenbeck) hand tremor, so
 demonstrations differ as people's do.
 """
@@ -21,7 +21,7 @@ APPROACH_HEIGHT = 0.10   # m above the cube centre before descending
 GRASP_DEPTH = -0.005     # m: the Franka Hand's pads close on the cube's middle from here
 LIFT = 0.12              # m above the cube's start: lifted (sim_arm says so at 5 cm)
 XY_READY = 0.006         # m: close enough above the cube to descend
-XY_OVER = 0.015          # m: farther than this from above the cube, the height is kept
+XY_OVER = 0.025          # m: farther than this from above the cube, the height is kept
 # The hand starts closing this far above the grasp point, still descending: the close is
 # then a band of states a policy can learn (a person closes on the way down too), not
 # one step at a single pose.
@@ -96,7 +96,7 @@ class PickOperator:
         self.phase = 'approach'
         self.open_width = None     # the fingers' opening at the first step (open hand)
 
-    def act(self, position, quaternion, cube, finger_width, lifted=False):
+    def act(self, position, quaternion, cube, finger_width, lifted=False, grasped=False):
         """
         Return ``(linear (3,), angular (3,), gripper_closed, done)`` for what is seen now.
 
@@ -104,7 +104,8 @@ class PickOperator:
         ``linear + self.push`` (zero unless ``settings.push``).
 
         ``position`` (3,) and ``quaternion`` (x, y, z, w): the TCP in the base frame;
-        ``cube`` (3,): the cube's centre; ``finger_width``: the fingers' opening (m).
+        ``cube`` (3,): the cube's centre; ``finger_width``: the fingers' opening (m);
+        ``lifted`` / ``grasped``: what the scene says of the cube (sim_arm's task state).
         """
         position, cube = np.asarray(position, float), np.asarray(cube, float)
         if self.orientation is None:
@@ -115,22 +116,27 @@ class PickOperator:
             abs(finger_width - self.last_width) < SETTLED
         self.last_width = finger_width
         if not self.closing:
-            above = grasp + (0.0, 0.0, APPROACH_HEIGHT - GRASP_DEPTH)
             xy_error = float(np.linalg.norm((position - grasp)[:2]))
-            # Hysteresis: once descending, only a clear miss (2.5x the ready radius) sends
-            # the hand back up, else tremor near the threshold would bounce it.
-            if xy_error > (2.5 * XY_READY if self.phase == 'descend' else XY_READY):
-                target, self.phase = above, 'approach'
-                if xy_error > XY_OVER:  # over the cube first, then down: its height is kept
-                    target = np.append(above[:2], max(position[2], above[2]))
-            else:
-                target, self.phase = grasp, 'descend'
-            if self.phase == 'descend' and position[2] - grasp[2] < CLOSE_ABOVE:
+            # A funnel, not a threshold: the height allowed above the grasp point grows with
+            # the sideways error (all the way down within XY_READY, the approach height at
+            # XY_OVER, higher beyond), so when to descend is a smooth function of what is
+            # seen.  A ready-radius switch made the same pose mean "hover" or "descend",
+            # and a policy cloned from it hovered.
+            funnel = grasp[2] + (APPROACH_HEIGHT - GRASP_DEPTH) * \
+                max(0.0, xy_error - XY_READY) / (XY_OVER - XY_READY)
+            above = grasp[2] + APPROACH_HEIGHT - GRASP_DEPTH
+            target = np.append(grasp[:2], min(max(position[2], above), funnel))
+            self.phase = 'approach' if xy_error > XY_READY else 'descend'
+            if position[2] - grasp[2] < CLOSE_ABOVE and xy_error < 2 * XY_READY:
                 self.closing, self.phase = True, 'close'
         if self.closing:
-            # Stopped *after* closing some way: on the cube (a hand just told to close has
-            # not moved yet either).
-            if self.phase == 'close' and settled and finger_width < self.open_width - 0.005:
+            # Lift once both fingers hold the cube (what a person sees, and what the task
+            # state tells a policy: waiting on the fingers to settle as well was a few
+            # steps of "hold" then "lift" at one state, and a cloned policy held forever).
+            # Without the contact, fingers stopped *after* closing some way (a hand just
+            # told to close has not moved yet either) are on the cube too.
+            if self.phase == 'close' and finger_width < self.open_width - 0.005 and \
+                    (grasped or settled):
                 self.phase = 'lift'
             target = grasp if self.phase == 'close' else \
                 self.cube_start + (0.0, 0.0, LIFT + GRASP_DEPTH)
