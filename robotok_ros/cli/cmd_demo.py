@@ -13,6 +13,7 @@ STAGES = (
     ('decoder', 'robotok_ros.demo.decoder_stage'),
     ('teleop', 'robotok_ros.demo.teleop_stage'),
     ('sim', 'robotok_ros.demo.sim_stage'),
+    ('loop', 'robotok_ros.demo.loop_stage'),
 )
 
 
