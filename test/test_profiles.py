@@ -1,16 +1,12 @@
-"""Robot profiles: shipped YAML files, every validation error, loader, `robotok profile`."""
+"""Robot profiles: shipped YAML files, loader, search path, safety, grippers, columns."""
 
 import copy
-import math
 import os
 from pathlib import Path
-import subprocess
-import sys
 
 from conftest import data_dir, SEVEN_DOF_PROFILE
 import numpy as np
 import pytest
-from robotok_ros.cli.main import main
 from robotok_ros.data.readers import read_episodes
 from robotok_ros.errors import ConfigError
 from robotok_ros.fitting import fit_ranges
@@ -24,6 +20,7 @@ CARTESIAN = ('dx', 'dy', 'dz', 'droll', 'dpitch', 'dyaw', 'gripper')
 # Hardware limits the shipped safety limits must stay under (sources in each YAML's comments).
 HARDWARE = {'franka_panda': (1.7, 2.5), 'ur5e': (1.0, None)}
 FIVE = ('franka_panda', 'google_robot', 'robosuite_panda_osc', 'ur5e', 'widowx_250')
+BASE = yaml.safe_load(SEVEN_DOF_PROFILE)
 
 
 @pytest.fixture(autouse=True)
@@ -77,139 +74,6 @@ def test_robosuite_profile_covers_real_demos():
         actions = np.concatenate(read_episodes(path))
         assert np.all((actions >= p.lows) & (actions <= p.highs)), path.name
         assert set(np.unique(actions[:, 6])) <= {p.gripper.open_value, p.gripper.closed_value}
-
-
-BASE = yaml.safe_load(SEVEN_DOF_PROFILE)
-
-
-def _set(path, value):
-    def edit(data):
-        *parents, last = path
-        for key in parents:
-            data = data[key]
-        if value is KeyError:
-            del data[last]
-        else:
-            data[last] = value
-    return edit
-
-
-BAD = [  # (edit, key the message must name, bad value it must show)
-    (_set(('dimensions', 0, 'max'), -0.02), 'dimensions.dx', 'max=-0.02'),
-    (_set(('dimensions', 0, 'min'), 0.05), 'min must be < max', 'min=0.05'),
-    (_set(('dimensions', 0, 'min'), math.nan), 'dimensions.dx.min', 'nan'),
-    (_set(('dimensions', 1, 'max'), math.inf), 'dimensions.dy.max', 'inf'),
-    (_set(('dimensions', 0, 'max'), 'abc'), 'dimensions.dx.max', "'abc'"),
-    (_set(('dimensions', 0, 'max'), '0.02'), 'dimensions.dx.max', "'0.02'"),
-    (_set(('control_rate_hz',), True), 'control_rate_hz', 'True'),
-    (_set(('dimensions', 1, 'name'), 'dx'), 'dimensions', "'dx' appears twice"),
-    (_set(('colour',), 'red'), 'unknown key colour', 'colour'),
-    (_set(('dimensions', 2, 'offset'), 1), 'dimensions[2].offset', 'offset'),
-    (_set(('gripper', 'speed'), 1), 'gripper.speed', 'speed'),
-    (_set(('safety', 'max_force'), 5), 'safety.max_force', 'max_force'),
-    (_set(('name',), KeyError), 'missing required key', 'name'),
-    (_set(('frame_id',), KeyError), 'missing required key', 'frame_id'),
-    (_set(('control_rate_hz',), KeyError), 'missing required key', 'control_rate_hz'),
-    (_set(('dimensions',), KeyError), 'missing required key', 'dimensions'),
-    (_set(('safety',), KeyError), 'missing required key', 'safety'),
-    (_set(('dimensions', 3, 'max'), KeyError), 'dimensions[3]', 'max'),
-    (_set(('gripper', 'open_value'), KeyError), 'gripper is missing', 'open_value'),
-    (_set(('safety', 'max_angular_speed'), KeyError), 'safety is missing', 'max_angular_speed'),
-    (_set(('dimensions', 0, 'q01'), -0.01), 'dimensions.dx', 'q01=-0.01 q99=None'),
-    (_set(('dimensions', 0, 'q99'), 0.01), 'dimensions.dx', 'q01=None q99=0.01'),
-    (lambda d: d['dimensions'][0].update(q01=0.01, q99=-0.01), 'q01 must be < q99', 'q01=0.01'),
-    (lambda d: d['dimensions'][0].update(q01=math.nan, q99=0.01), 'dimensions.dx.q01', 'nan'),
-    (_set(('gripper', 'dimension'), 'claw'), 'gripper.dimension', "'claw'"),
-    (_set(('gripper', 'dimension'), ['gripper']), 'gripper.dimension', "['gripper']"),
-    (_set(('gripper', 'mode'), 'sticky'), 'gripper.mode', "'sticky'"),
-    (_set(('gripper', 'closed_value'), 1), 'open_value and closed_value', 'both are 1.0'),
-    (_set(('control_rate_hz',), 0), 'control_rate_hz must be >= 0.1 and <= 1000 Hz', '0.0'),
-    (_set(('control_rate_hz',), -5), 'control_rate_hz must be >= 0.1', 'got -5.0'),
-    (_set(('control_rate_hz',), 1e-12), 'control_rate_hz must be >= 0.1', 'got 1e-12'),
-    (_set(('control_rate_hz',), 1001), 'control_rate_hz must be >= 0.1 and <= 1000 Hz',
-     'got 1001.0'),
-    (_set(('safety', 'max_linear_speed'), 1e300), 'safety.max_linear_speed must be > 0 and '
-     '<= 10 m/s', 'got 1e+300'),
-    (_set(('safety', 'max_linear_speed'), 10.5), 'safety.max_linear_speed', 'got 10.5'),
-    (_set(('safety', 'max_angular_speed'), 20.1), 'safety.max_angular_speed must be > 0 and '
-     '<= 20 rad/s', 'got 20.1'),
-    (_set(('safety', 'max_linear_accel'), 0), 'safety.max_linear_accel must be > 0 and '
-     '<= 100 m/s^2', 'got 0.0'),
-    (_set(('safety', 'max_linear_accel'), 101), 'safety.max_linear_accel', 'got 101.0'),
-    (_set(('safety', 'max_linear_accel'), 'fast'), 'safety.max_linear_accel', "'fast'"),
-    (_set(('safety', 'max_angular_accel'), 200.5), 'safety.max_angular_accel must be > 0 and '
-     '<= 200 rad/s^2', 'got 200.5'),
-    (_set(('safety', 'max_angular_accel'), math.inf), 'safety.max_angular_accel', 'inf'),
-    (_set(('safety', 'workspace'), [0, 1]), 'safety.workspace must be a mapping', '[0, 1]'),
-    (_set(('safety', 'workspace'), {'min': [0, 0, 0]}), 'safety.workspace is missing required '
-     'key', 'max'),
-    (_set(('safety', 'workspace'), {'min': [0, 0, 0], 'max': [1, 1, 1], 'frame': 'b'}),
-     'unknown key safety.workspace.frame', 'frame'),
-    (_set(('safety', 'workspace'), {'min': [0, 0], 'max': [1, 1, 1]}),
-     'safety.workspace.min must be a list of 3 numbers', '[0, 0]'),
-    (_set(('safety', 'workspace'), {'min': [0, 0, 0], 'max': 1}),
-     'safety.workspace.max must be a list of 3 numbers', 'got 1'),
-    (_set(('safety', 'workspace'), {'min': [0, 0, 0], 'max': [1, math.nan, 1]}),
-     'safety.workspace.max.y must be a finite number', 'nan'),
-    (_set(('safety', 'workspace'), {'min': [0, 0, -10.5], 'max': [1, 1, 1]}),
-     'safety.workspace.min.z must be within +-10 m', '-10.5'),
-    (_set(('safety', 'workspace'), {'min': [0, 0.5, 0], 'max': [1, 0.5, 1]}),
-     'safety.workspace: min must be < max on every axis', 'y min=0.5 max=0.5'),
-    (_set(('dimensions', 0, 'max'), 2e6), 'dimensions.dx.max must be within +-1e+06',
-     '2000000.0'),
-    (_set(('dimensions', 1, 'min'), -1e7), 'dimensions.dy.min must be within +-1e+06',
-     '-10000000.0'),
-    (lambda d: d['dimensions'][0].update(q01=-1e9, q99=0.01), 'dimensions.dx.q01 must be '
-     'within', '-1000000000.0'),
-    (_set(('safety', 'max_linear_speed'), 0), 'safety.max_linear_speed', '0.0'),
-    (_set(('safety', 'max_angular_speed'), -1), 'safety.max_angular_speed', '-1.0'),
-    (_set(('dimensions', 0, 'scale'), 0), 'dimensions.dx.scale', '0.0'),
-    (_set(('dimensions', 0, 'scale'), -0.05), 'dimensions.dx.scale', '-0.05'),
-    (_set(('dimensions', 0, 'unit'), 5), 'dimensions.dx.unit', '5'),
-    (_set(('name',), ''), 'name', "''"),
-    (_set(('dimensions',), []), 'dimensions', '[]'),
-    (_set(('dimensions',), {'dx': 1}), 'dimensions', "{'dx': 1}"),
-    (_set(('dimensions', 0), 'dx'), 'dimensions[0]', "'dx'"),
-    (_set(('safety',), 'fast'), 'safety', "'fast'"),
-    (lambda d: d.update({1: 'x', 'zz': 'y'}), 'unknown key', '1'),
-    (_set(('dimensions', 0, 'column'), -1), 'dimensions.dx.column must be a column index '
-     '(0, 1, ...) or a column name', '-1'),
-    (_set(('dimensions', 0, 'column'), True), 'dimensions.dx.column', 'True'),
-    (_set(('dimensions', 0, 'column'), 0), "give every dimension a column or none; 'dy' has "
-     'none', 'dimensions'),
-    (_set(('dimensions', 0, 'controller_limits'), 'yes'), 'dimensions.dx.controller_limits '
-     'must be true or false', "'yes'"),
-    (_set(('dimensions', 0, 'columns'), 0), 'unknown key dimensions[0].columns', 'column'),
-]
-
-
-@pytest.mark.parametrize('edit, key, value', BAD)
-def test_invalid_profile_names_file_key_and_value(tmp_path, edit, key, value):
-    data = copy.deepcopy(BASE)
-    edit(data)
-    path = tmp_path / 'bad.yaml'
-    path.write_text(yaml.safe_dump(data))
-    with pytest.raises(ConfigError) as info:
-        load_profile(path)
-    msg = str(info.value)
-    assert str(path) in msg and key in msg and value in msg, msg
-    assert '\n' not in msg
-
-
-@pytest.mark.parametrize('text, expected', [
-    ('name: [x\n', 'not valid YAML: '),
-    (SEVEN_DOF_PROFILE + 'name: again\n',
-     f"key 'name' appears twice at line {SEVEN_DOF_PROFILE.count(chr(10)) + 1}, column 1"),
-    ('- a\n- b\n', 'mapping at the top level, got list'),
-    ('', 'the profile is empty'),
-    (b'name: \xff\xfe\n', 'not UTF-8 text'),
-])
-def test_unreadable_file_is_one_line_error(tmp_path, text, expected):
-    path = tmp_path / 'odd.yaml'
-    path.write_bytes(text if isinstance(text, bytes) else text.encode())
-    with pytest.raises(ConfigError, match='odd.yaml') as info:
-        load_profile(path)
-    assert expected in str(info.value) and '\n' not in str(info.value)
 
 
 def test_unknown_name_lists_known_profiles_and_paths_must_exist(tmp_path):
@@ -367,94 +231,3 @@ def test_continuous_gripper_maps_linearly_and_inverts():
     frac = np.linspace(0, 1, 11)
     np.testing.assert_allclose(g.openness(g.action_from_openness(frac)), frac)
     assert np.shape(g.command(0.5)) == () and g.command(np.zeros((3, 2))).shape == (3, 2)
-
-
-def test_cli_show_prints_every_field(capsys):
-    assert main(['profile', 'show', 'franka_panda']) == 0
-    out = capsys.readouterr().out
-    for text in (*CARTESIAN, 'panda_link0', '15 Hz', '0.075', '-0.77763', '0.759793',
-                 '-0.075..0.075 m', 'continuous', 'command open=0.08', '0.5 m/s', '1 rad/s',
-                 'max linear 4 m/s^2', 'max angular 10 rad/s^2',
-                 'workspace (panda_link0, m): x -0.96..0.96, y -0.96..0.96, z 0.01..1.3',
-                 f'fingerprint: {load_profile("franka_panda").fingerprint()}'):
-        assert text in out, text
-
-
-def test_cli_show_path_and_unknown_name(profile_path, capsys):
-    assert main(['profile', 'show', str(profile_path)]) == 0
-    assert 'test7' in capsys.readouterr().out
-    assert main(['profile', 'show', 'no_such_robot']) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith('robotok profile: error: unknown robot profile') and '\n' not in err
-    assert 'ur5e' in err
-
-
-def test_cli_list_marks_invalid_profiles(tmp_path, monkeypatch, capsys):
-    assert main(['profile', 'list']) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines] == SHIPPED
-    (tmp_path / 'broken.yaml').write_text('name: broken\n')
-    monkeypatch.setenv('ROBOTOK_PROFILE_PATH', str(tmp_path))
-    assert main(['profile', 'list', '--paths']) == 0
-    out = capsys.readouterr().out
-    assert 'broken  ' in out and 'INVALID: ' in out and str(tmp_path / 'broken.yaml') in out
-
-
-def test_cli_validate_reports_each_file(profile_path, tmp_path, capsys):
-    shipped = [str(ROBOTS / f'{n}.yaml') for n in SHIPPED]
-    assert main(['profile', 'validate', *shipped]) == 0
-    assert capsys.readouterr().out.count('ok ') == len(SHIPPED)
-    bad = tmp_path / 'bad.yaml'
-    bad.write_text(SEVEN_DOF_PROFILE.replace('max_linear_speed: 0.25', 'max_linear_speed: -3'))
-    assert main(['profile', 'validate', str(profile_path), str(bad)]) == 2
-    captured = capsys.readouterr()
-    assert captured.out.startswith(f'ok {profile_path}: test7, 7 dims, 10 Hz')
-    assert captured.err.count('\n') == 1
-    assert str(bad) in captured.err and 'safety.max_linear_speed' in captured.err
-    assert '-3' in captured.err
-
-
-def test_installed_robotok_validate_prints_no_traceback(tmp_path):
-    exe = Path(sys.executable).parent / 'robotok'
-    assert exe.exists(), f'robotok console script not installed next to {sys.executable}'
-    bad = tmp_path / 'bad.yaml'
-    bad.write_text(SEVEN_DOF_PROFILE.replace('open_value: 1', 'open_value: 0'))
-    run = subprocess.run([str(exe), 'profile', 'validate', str(bad)], capture_output=True,
-                         text=True, timeout=60)
-    assert run.returncode == 2 and run.stdout == ''
-    assert 'Traceback' not in run.stderr and run.stderr.count('\n') == 1
-    assert 'gripper' in run.stderr and 'both are 0.0' in run.stderr
-
-
-def test_column_and_controller_limit_keys_round_trip(tmp_path):
-    data = copy.deepcopy(BASE)
-    for i, d in enumerate(data['dimensions']):
-        d['column'] = i + 1 if d['name'] != 'gripper' else 'grip'
-    data['dimensions'][0]['controller_limits'] = True
-    path = tmp_path / 'cols.yaml'
-    path.write_text(yaml.safe_dump(data))
-    profile = load_profile(path)
-    assert profile.columns == [1, 2, 3, 4, 5, 6, 'grip']
-    assert profile.dimensions[0].keeps_limits and not profile.dimensions[1].keeps_limits
-    back = profile_from_dict(profile.to_dict())
-    assert back.columns == profile.columns and back.fingerprint() == profile.fingerprint()
-    # Shipped profiles declare no columns; robosuite's scaled OSC inputs keep their limits.
-    osc = load_profile('robosuite_panda_osc')
-    assert osc.columns is None
-    assert [d.keeps_limits for d in osc.dimensions] == [True] * 6 + [False]
-
-
-def test_cli_show_names_columns_and_controller_limits(tmp_path, capsys):
-    assert main(['profile', 'show', 'robosuite_panda_osc']) == 0
-    out = capsys.readouterr().out
-    assert ('controller input limits (kept by `robotok fit`): dx, dy, dz, droll, dpitch, dyaw'
-            in out) and 'read from file columns' not in out
-    data = copy.deepcopy(BASE)
-    for i, d in enumerate(data['dimensions']):
-        d['column'] = i
-    path = tmp_path / 'cols.yaml'
-    path.write_text(yaml.safe_dump(data))
-    assert main(['profile', 'show', str(path)]) == 0
-    out = capsys.readouterr().out
-    assert 'read from file columns: dx=0, dy=1, dz=2, droll=3, dpitch=4, dyaw=5, gripper=6' in out
-    assert 'controller input limits' not in out

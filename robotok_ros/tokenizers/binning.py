@@ -106,11 +106,11 @@ class UniformTokenizer(_IndexedBins):
 
     @classmethod
     def data_profile(cls, actions, profile, settings):
-        """The data's ranges, each straddling 0 widened (under one bin) so 0 decodes to 0."""
+        """Return the data's ranges, each straddling 0 widened (under a bin) so 0 decodes to 0."""
         fitted = fit_ranges(actions, profile)
         n_bins = settings.get('n_bins', cls.settings_class().n_bins)
         lows, highs = zero_on_a_bin(fitted.lows, fitted.highs, cls._intervals(n_bins),
-                                   cls._edge_centre)
+                                    cls._edge_centre)
         quantiles = [d.q01 for d in fitted.dimensions], [d.q99 for d in fitted.dimensions]
         return fitted.with_ranges(lows, highs, *quantiles)
 
