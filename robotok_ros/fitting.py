@@ -72,13 +72,15 @@ def zero_on_a_bin(lows, highs, intervals, centre=0.5):
     lows, highs = np.array(lows, dtype=np.float64), np.array(highs, dtype=np.float64)
     k = np.arange(intervals + 1, dtype=np.float64)
     below, above = k + centre, intervals - k - centre
+    # Only bins with room on both sides: 0 on the lowest or highest decode value cannot
+    # hold a range that straddles 0.
+    room = (below > 0) & (above > 0)
+    below, above = below[room], above[room]
     for d, (lo, hi) in enumerate(zip(lows, highs)):
         if not lo < 0.0 < hi:
             continue
         # Bin k holds 0: lo' = -(k + c) w must reach lo and hi' = (n - k - c) w reach hi.
-        with np.errstate(divide='ignore'):
-            width = np.maximum(np.where(below > 0, -lo / np.where(below > 0, below, 1), np.inf),
-                               np.where(above > 0, hi / np.where(above > 0, above, 1), np.inf))
+        width = np.maximum(-lo / below, hi / above)
         best = int(np.argmin(width))
         # min/max: the side that set the width must not lose its last digit to rounding.
         lows[d] = min(lo, -below[best] * width[best])
